@@ -1,0 +1,292 @@
+/* cgroup.c - one cgroup (or one per v1 controller) per run.
+ *
+ * Backends behind one interface:
+ *   v2      memory.max + memory.swap.max=0, pids.max, cpu.max (100 ms period),
+ *           memory.events oom_kill, memory.peak, cpu.stat, cgroup.kill;
+ *   hybrid  the v1 memory/pids/cpu controllers for limits, and a v2 cgroup in
+ *           the unified mount (no controllers) for cpu.stat and cgroup.kill;
+ *   none    nothing here: the caller falls back to rlimits and says so.
+ * Every control file is written through a directory fd we created. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct corral_cgroup {
+  int v2_fd;                 /* run cgroup in the v2 hierarchy, or -1 */
+  char v2_path[600];
+  bool v2_mem, v2_pids, v2_cpu, v2_kill, v2_peak;
+  int mem1_fd, pids1_fd, cpu1_fd, acct1_fd;
+  char mem1_path[600], pids1_path[600], cpu1_path[600], acct1_path[600];
+  uint64_t memory_limit;
+};
+
+static unsigned run_counter;
+
+static int
+make_dir (const char *base, const char *name, char *path, size_t len, int *fd)
+{
+  snprintf (path, len, "%s/%s", base, name);
+  if (mkdir (path, 0755) < 0)
+    return -1;
+  *fd = open (path, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (*fd < 0)
+    {
+      int saved = errno;
+      rmdir (path);
+      errno = saved;
+      path[0] = '\0';
+      return -1;
+    }
+  return 0;
+}
+
+static int
+write_u64 (int dfd, const char *file, uint64_t v)
+{
+  char buf[32];
+  snprintf (buf, sizeof buf, "%" PRIu64, v);
+  return corral_write_at (dfd, file, buf);
+}
+
+int
+corral_cgroup_create (const struct corral_host *h, const struct corral_spec *spec,
+                      struct corral_limit_report *lim, struct corral_cgroup **out,
+                      struct corral_error *err)
+{
+  *out = NULL;
+  if (h->cg_mode == CORRAL_CG_NONE && !h->cg2_base[0])
+    return 0;
+  struct corral_cgroup *cg = calloc (1, sizeof *cg);
+  if (cg == NULL)
+    return corral_fail (err, ENOMEM, "cgroup");
+  cg->v2_fd = cg->mem1_fd = cg->pids1_fd = cg->cpu1_fd = cg->acct1_fd = -1;
+  cg->memory_limit = spec->memory;
+  char name[64];
+  snprintf (name, sizeof name, "corral-%d-%u", (int) getpid (), run_counter++);
+
+  if (h->cg2_base[0])
+    {
+      if (make_dir (h->cg2_base, name, cg->v2_path, sizeof cg->v2_path, &cg->v2_fd) < 0)
+        {
+          int e = errno;
+          corral_cgroup_destroy (cg);
+          return corral_fail (err, e, "create cgroup %s/%s", h->cg2_base, name);
+        }
+      cg->v2_mem = h->cg2_memory;
+      cg->v2_pids = h->cg2_pids;
+      cg->v2_cpu = h->cg2_cpu;
+      cg->v2_kill = h->cg2_kill;
+      cg->v2_peak = h->cg2_memory_peak;
+    }
+  if (h->cg1_memory[0] && !cg->v2_mem)
+    make_dir (h->cg1_memory, name, cg->mem1_path, sizeof cg->mem1_path, &cg->mem1_fd);
+  if (h->cg1_pids[0] && !cg->v2_pids && spec->pids != CORRAL_NO_LIMIT)
+    make_dir (h->cg1_pids, name, cg->pids1_path, sizeof cg->pids1_path, &cg->pids1_fd);
+  /* Each cgroup costs a mkdir and an rmdir: make the v1 cpu one only when
+   * a CPU share is asked for. */
+  if (h->cg1_cpu[0] && !cg->v2_cpu && spec->cpus_milli != CORRAL_NO_LIMIT)
+    make_dir (h->cg1_cpu, name, cg->cpu1_path, sizeof cg->cpu1_path, &cg->cpu1_fd);
+  /* cpuacct only matters when there is no v2 cpu.stat to read. */
+  if (h->cg1_cpuacct[0] && cg->v2_fd < 0 && strcmp (h->cg1_cpuacct, h->cg1_cpu) != 0)
+    make_dir (h->cg1_cpuacct, name, cg->acct1_path, sizeof cg->acct1_path, &cg->acct1_fd);
+
+  /* Limits.  A write that fails is an error, not a silent fallback. */
+  const char *what = NULL;
+  if (spec->memory != CORRAL_NO_LIMIT)
+    {
+      if (cg->v2_mem)
+        {
+          if (write_u64 (cg->v2_fd, "memory.max", spec->memory) < 0)
+            what = "memory.max";
+          /* Without swap.max=0 the "limit" just swaps. */
+          else if (corral_write_at (cg->v2_fd, "memory.swap.max", "0") < 0 && errno != ENOENT)
+            what = "memory.swap.max";
+          lim[CORRAL_LIM_MEMORY].backend = CORRAL_BE_CG2;
+        }
+      else if (cg->mem1_fd >= 0)
+        {
+          if (write_u64 (cg->mem1_fd, "memory.limit_in_bytes", spec->memory) < 0)
+            what = "memory.limit_in_bytes";
+          else if (h->cg1_memsw
+                   && write_u64 (cg->mem1_fd, "memory.memsw.limit_in_bytes", spec->memory) < 0)
+            what = "memory.memsw.limit_in_bytes";
+          lim[CORRAL_LIM_MEMORY].backend = CORRAL_BE_CG1;
+        }
+    }
+  if (what == NULL && spec->pids != CORRAL_NO_LIMIT)
+    {
+      if (cg->v2_pids)
+        {
+          if (write_u64 (cg->v2_fd, "pids.max", spec->pids) < 0)
+            what = "pids.max";
+          lim[CORRAL_LIM_PIDS].backend = CORRAL_BE_CG2;
+        }
+      else if (cg->pids1_fd >= 0)
+        {
+          if (write_u64 (cg->pids1_fd, "pids.max", spec->pids) < 0)
+            what = "pids.max";
+          lim[CORRAL_LIM_PIDS].backend = CORRAL_BE_CG1;
+        }
+    }
+  if (what == NULL && spec->cpus_milli != CORRAL_NO_LIMIT)
+    {
+      /* 100 ms period: a 1 s period throttles in visible bursts. */
+      uint64_t quota = spec->cpus_milli * 100;
+      if (quota < 1000)
+        quota = 1000;
+      if (cg->v2_cpu)
+        {
+          char buf[64];
+          snprintf (buf, sizeof buf, "%" PRIu64 " 100000", quota);
+          if (corral_write_at (cg->v2_fd, "cpu.max", buf) < 0)
+            what = "cpu.max";
+          lim[CORRAL_LIM_CPUS].backend = CORRAL_BE_CG2;
+        }
+      else if (cg->cpu1_fd >= 0)
+        {
+          if (write_u64 (cg->cpu1_fd, "cpu.cfs_period_us", 100000) < 0
+              || write_u64 (cg->cpu1_fd, "cpu.cfs_quota_us", quota) < 0)
+            what = "cpu.cfs_quota_us";
+          lim[CORRAL_LIM_CPUS].backend = CORRAL_BE_CG1;
+        }
+    }
+  if (what)
+    {
+      int e = errno;
+      corral_cgroup_destroy (cg);
+      return corral_fail (err, e, "set cgroup limit %s", what);
+    }
+  *out = cg;
+  return 0;
+}
+
+int
+corral_cgroup_v2_fd (const struct corral_cgroup *cg)
+{
+  return cg ? cg->v2_fd : -1;
+}
+
+bool
+corral_cgroup_needs_attach (const struct corral_cgroup *cg, bool cloned_into)
+{
+  if (cg == NULL)
+    return false;
+  return (cg->v2_fd >= 0 && !cloned_into) || cg->mem1_fd >= 0 || cg->pids1_fd >= 0
+         || cg->cpu1_fd >= 0 || cg->acct1_fd >= 0;
+}
+
+int
+corral_cgroup_attach (struct corral_cgroup *cg, pid_t pid, bool cloned_into,
+                      struct corral_error *err)
+{
+  if (cg == NULL)
+    return 0;
+  char buf[32];
+  snprintf (buf, sizeof buf, "%d", (int) pid);
+  struct { int fd; const char *path; } t[] = {
+    { cloned_into ? -1 : cg->v2_fd, cg->v2_path }, { cg->mem1_fd, cg->mem1_path },
+    { cg->pids1_fd, cg->pids1_path }, { cg->cpu1_fd, cg->cpu1_path }, { cg->acct1_fd, cg->acct1_path },
+  };
+  for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+    if (t[i].fd >= 0 && corral_write_at (t[i].fd, "cgroup.procs", buf) < 0)
+      return corral_fail (err, errno, "move sandbox into cgroup %s", t[i].path);
+  return 0;
+}
+
+int
+corral_cgroup_cpu_usage_us (struct corral_cgroup *cg, uint64_t *us)
+{
+  if (cg == NULL)
+    return -1;
+  if (cg->v2_fd >= 0)
+    return corral_read_key_u64 (cg->v2_fd, "cpu.stat", "usage_usec", us);
+  uint64_t ns;
+  int fd = cg->acct1_fd >= 0 ? cg->acct1_fd : cg->cpu1_fd;
+  if (fd >= 0 && corral_read_u64_at (fd, "cpuacct.usage", &ns) == 0)
+    {
+      *us = ns / 1000;
+      return 0;
+    }
+  return -1;
+}
+
+void
+corral_cgroup_kill (struct corral_cgroup *cg)
+{
+  if (cg && cg->v2_fd >= 0 && cg->v2_kill)
+    corral_write_at (cg->v2_fd, "cgroup.kill", "1");
+}
+
+enum corral_backend
+corral_cgroup_stats (struct corral_cgroup *cg, uint64_t *peak, bool *oom)
+{
+  *peak = 0;
+  *oom = false;
+  if (cg == NULL)
+    return CORRAL_BE_NONE;
+  uint64_t v;
+  if (cg->v2_mem)
+    {
+      if (corral_read_key_u64 (cg->v2_fd, "memory.events", "oom_kill", &v) == 0)
+        *oom = v > 0;
+      if (cg->v2_peak && corral_read_u64_at (cg->v2_fd, "memory.peak", &v) == 0)
+        {
+          *peak = v;
+          return CORRAL_BE_CG2;
+        }
+      return CORRAL_BE_NONE;
+    }
+  if (cg->mem1_fd >= 0)
+    {
+      if (corral_read_key_u64 (cg->mem1_fd, "memory.oom_control", "oom_kill", &v) == 0)
+        *oom = v > 0;
+      if (corral_read_u64_at (cg->mem1_fd, "memory.max_usage_in_bytes", &v) == 0)
+        {
+          *peak = v;
+          return CORRAL_BE_CG1;
+        }
+    }
+  return CORRAL_BE_NONE;
+}
+
+/* rmdir fails with EBUSY while the last tasks are still being released;
+ * every process is already reaped here, so this settles within
+ * milliseconds. */
+static void
+remove_dir (int *fd, char *path)
+{
+  if (*fd >= 0)
+    {
+      close (*fd);
+      *fd = -1;
+    }
+  if (path[0] == '\0')
+    return;
+  for (int i = 0; i < 2000; i++)
+    {
+      if (rmdir (path) == 0 || errno == ENOENT)
+        break;
+      if (errno != EBUSY)
+        break;
+      usleep (500);
+    }
+  path[0] = '\0';
+}
+
+void
+corral_cgroup_destroy (struct corral_cgroup *cg)
+{
+  if (cg == NULL)
+    return;
+  remove_dir (&cg->v2_fd, cg->v2_path);
+  remove_dir (&cg->mem1_fd, cg->mem1_path);
+  remove_dir (&cg->pids1_fd, cg->pids1_path);
+  remove_dir (&cg->cpu1_fd, cg->cpu1_path);
+  remove_dir (&cg->acct1_fd, cg->acct1_path);
+  free (cg);
+}

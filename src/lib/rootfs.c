@@ -1,0 +1,425 @@
+/* rootfs.c - the sandbox's filesystem view, built inside a fresh mount
+ * namespace and entered with pivot_root.
+ *
+ * The default view ("the embedded default"): a tmpfs root, read-only
+ * read-only binds of the host's /usr, /bin, /sbin, /lib* (symlinks copied as
+ * symlinks on merged-/usr hosts), a vetted part of /etc (an allowlist: no
+ * shadow, no ssh or ssl private keys, no machine-id), a fresh /proc with the
+ * usual masks, a minimal /dev, and size-limited tmpfs at /tmp, /dev/shm and
+ * /sandbox.
+ *
+ * Every mount target is opened component by component under the new root
+ * with O_NOFOLLOW and mounted through /proc/self/fd/N, so a symlink that a
+ * previous run planted in a bound host directory cannot redirect a mount. */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/mount.h>
+
+#define NEWROOT "/tmp" /* host path we mount the new root tmpfs over, in our private namespace */
+
+static int
+set_attr (int fd, const char *path, unsigned long long set, bool recursive)
+{
+  struct mount_attr attr = { .attr_set = set };
+  unsigned flags = recursive ? AT_RECURSIVE : 0;
+  if (fd >= 0)
+    flags |= AT_EMPTY_PATH;
+  return (int) syscall (SYS_mount_setattr, fd >= 0 ? fd : AT_FDCWD, fd >= 0 ? "" : path,
+                        flags, &attr, sizeof attr);
+}
+
+static void
+fd_path (int fd, char *buf, size_t len)
+{
+  snprintf (buf, len, "/proc/self/fd/%d", fd);
+}
+
+/* Opens (creating as needed) the mount point for dst under the new root.
+ * Intermediate components must be real directories (never symlinks); the
+ * last one is created as a directory or an empty file. */
+static int
+open_target (int rootfd, const char *dst, bool want_dir, struct corral_error *err)
+{
+  char path[PATH_MAX];
+  if (dst[0] != '/' || strlen (dst) >= sizeof path)
+    return corral_fail (err, 0, "mount point `%s` must be an absolute path", dst);
+  snprintf (path, sizeof path, "%s", dst);
+  int dfd = dup (rootfd);
+  if (dfd < 0)
+    return corral_fail (err, errno, "dup");
+  char *save = NULL;
+  char *comp = strtok_r (path + 1, "/", &save);
+  if (comp == NULL)
+    {
+      close (dfd);
+      return corral_fail (err, 0, "mount point `%s` is the root", dst);
+    }
+  while (comp)
+    {
+      char *next = strtok_r (NULL, "/", &save);
+      if (strcmp (comp, "..") == 0 || strcmp (comp, ".") == 0)
+        {
+          close (dfd);
+          return corral_fail (err, 0, "mount point `%s` contains `%s`", dst, comp);
+        }
+      bool last = next == NULL;
+      if (!last || want_dir)
+        {
+          if (mkdirat (dfd, comp, 0755) < 0 && errno != EEXIST)
+            {
+              int e = errno;
+              close (dfd);
+              return corral_fail (err, e, "create mount point %s", dst);
+            }
+          int nfd = openat (dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          close (dfd);
+          if (nfd < 0)
+            return corral_fail (err, errno, "open mount point %s (component `%s`)", dst, comp);
+          dfd = nfd;
+        }
+      else
+        {
+          /* An empty regular file to mount a file over; an existing
+           * entry is used as it is, but never followed if a symlink. */
+          int f = openat (dfd, comp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+          if (f >= 0)
+            close (f);
+          int pf = openat (dfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+          int e = errno;
+          close (dfd);
+          if (pf < 0)
+            return corral_fail (err, e, "create mount point %s", dst);
+          return pf;
+        }
+      comp = next;
+    }
+  return dfd;
+}
+
+static int
+bind_at (int rootfd, const char *src, const char *dst, bool ro, bool dev_ok,
+         struct corral_error *err)
+{
+  struct stat st;
+  if (stat (src, &st) < 0)
+    return corral_fail (err, errno, "bind source %s", src);
+  int t = open_target (rootfd, dst, S_ISDIR (st.st_mode), err);
+  if (t < 0)
+    return -1;
+  char tp[64];
+  fd_path (t, tp, sizeof tp);
+  int ret = 0;
+  if (mount (src, tp, NULL, MS_BIND | MS_REC, NULL) < 0)
+    ret = corral_fail (err, errno, "bind %s on %s", src, dst);
+  close (t);
+  if (ret < 0)
+    return ret;
+  /* Reopen: the fd we had points at the covered inode, not the new mount. */
+  t = open_target (rootfd, dst, S_ISDIR (st.st_mode), err);
+  if (t < 0)
+    return -1;
+  unsigned long long attr = MOUNT_ATTR_NOSUID | (dev_ok ? 0 : MOUNT_ATTR_NODEV);
+  if (ro)
+    attr |= MOUNT_ATTR_RDONLY;
+  if (set_attr (t, NULL, attr, true) < 0)
+    ret = corral_fail (err, errno, "make %s %s", dst, ro ? "read-only" : "nosuid");
+  close (t);
+  return ret;
+}
+
+static int
+tmpfs_at (int rootfd, const char *dst, uint64_t size, const char *mode, uid_t uid, gid_t gid,
+          unsigned long flags, struct corral_error *err)
+{
+  int t = open_target (rootfd, dst, true, err);
+  if (t < 0)
+    return -1;
+  char tp[64], opts[128];
+  fd_path (t, tp, sizeof tp);
+  int n = snprintf (opts, sizeof opts, "mode=%s", mode);
+  if (size != 0 && size != CORRAL_NO_LIMIT)
+    n += snprintf (opts + n, sizeof opts - n, ",size=%llu", (unsigned long long) size);
+  if (uid != (uid_t) -1)
+    snprintf (opts + n, sizeof opts - n, ",uid=%u,gid=%u", (unsigned) uid, (unsigned) gid);
+  int ret = 0;
+  if (mount ("tmpfs", tp, "tmpfs", flags | MS_NOSUID | MS_NODEV, opts) < 0)
+    ret = corral_fail (err, errno, "mount tmpfs on %s", dst);
+  close (t);
+  return ret;
+}
+
+/* /usr, /bin, /sbin, /lib*: bind what is a directory, copy what is a
+ * symlink (merged-/usr hosts), skip what is absent. */
+static int
+host_system_dirs (int rootfd, struct corral_error *err)
+{
+  static const char *const dirs[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+  for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+    {
+      char src[64];
+      snprintf (src, sizeof src, "/%s", dirs[i]);
+      struct stat st;
+      if (lstat (src, &st) < 0)
+        continue;
+      if (S_ISLNK (st.st_mode))
+        {
+          char target[PATH_MAX];
+          ssize_t n = readlink (src, target, sizeof target - 1);
+          if (n < 0)
+            return corral_fail (err, errno, "readlink %s", src);
+          target[n] = '\0';
+          if (symlinkat (target, rootfd, dirs[i]) < 0)
+            return corral_fail (err, errno, "symlink %s", src);
+        }
+      else if (S_ISDIR (st.st_mode) && bind_at (rootfd, src, src, true, false, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* The vetted /etc.  An allowlist, not a denylist: a secret nobody thought
+ * of stays out.  What programs need to start (ld.so cache, alternatives,
+ * users, name service, time zone, locales, TLS roots) and the runtimes'
+ * own config dirs are in; shadow, gshadow, ssh, ssl/private, machine-id,
+ * sudoers, credentials are not. */
+static const char *const etc_allow[] = {
+  "passwd", "group", "hosts", "host.conf", "nsswitch.conf", "resolv.conf", "gai.conf",
+  "protocols", "services", "networks", "rpc", "ethertypes",
+  "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "alternatives",
+  "ca-certificates", "ca-certificates.conf", "mime.types", "mailcap", "magic", "magic.mime",
+  "os-release", "debian_version", "lsb-release", "issue",
+  "bash.bashrc", "profile", "profile.d", "environment", "inputrc", "shells",
+  "locale.alias", "locale.conf", "locale.gen", "xattr.conf", "fonts",
+  "python*", "java-*", "perl", "gcc", "R", "nodejs", "emacs", "vim", "terminfo",
+  NULL
+};
+static const char *const etc_allow_sub[] = { "ssl/certs", "ssl/openssl.cnf", "default/locale", NULL };
+
+static int
+etc_entry (int rootfd, const char *rel, struct corral_error *err)
+{
+  char src[PATH_MAX], dst[PATH_MAX];
+  snprintf (src, sizeof src, "/etc/%s", rel);
+  snprintf (dst, sizeof dst, "/etc/%s", rel);
+  struct stat st;
+  if (lstat (src, &st) < 0)
+    return 0;
+  if (S_ISLNK (st.st_mode))
+    {
+      char target[PATH_MAX];
+      ssize_t n = readlink (src, target, sizeof target - 1);
+      if (n < 0)
+        return 0;
+      target[n] = '\0';
+      char parent[PATH_MAX];
+      snprintf (parent, sizeof parent, "%s", dst);
+      char *slash = strrchr (parent, '/');
+      *slash = '\0';
+      int pfd = open_target (rootfd, parent, true, err);
+      if (pfd < 0)
+        return -1;
+      int r = symlinkat (target, pfd, slash + 1);
+      int e = errno;
+      close (pfd);
+      if (r < 0 && e != EEXIST)
+        return corral_fail (err, e, "symlink %s", dst);
+      return 0;
+    }
+  if (!S_ISDIR (st.st_mode) && !S_ISREG (st.st_mode))
+    return 0;
+  if (access (src, R_OK) < 0)
+    return 0;
+  return bind_at (rootfd, src, dst, true, false, err);
+}
+
+static int
+host_etc (int rootfd, struct corral_error *err)
+{
+  DIR *d = opendir ("/etc");
+  if (d == NULL)
+    return 0;
+  struct dirent *de;
+  int ret = 0;
+  while (ret == 0 && (de = readdir (d)) != NULL)
+    {
+      if (de->d_name[0] == '.')
+        continue;
+      for (size_t i = 0; etc_allow[i]; i++)
+        if (fnmatch (etc_allow[i], de->d_name, 0) == 0)
+          {
+            ret = etc_entry (rootfd, de->d_name, err);
+            break;
+          }
+    }
+  closedir (d);
+  for (size_t i = 0; ret == 0 && etc_allow_sub[i]; i++)
+    ret = etc_entry (rootfd, etc_allow_sub[i], err);
+  return ret;
+}
+
+static int
+make_dev (int rootfd, struct corral_error *err)
+{
+  if (tmpfs_at (rootfd, "/dev", 64 * 1024, "0755", (uid_t) -1, 0, MS_NOEXEC, err) < 0)
+    return -1;
+  /* Device nodes are bind mounts of the host's: mknod is not allowed in a
+   * user namespace, and a bind cannot be more than the host node. */
+  static const char *const nodes[] = { "null", "zero", "full", "random", "urandom" };
+  for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++)
+    {
+      char p[32];
+      snprintf (p, sizeof p, "/dev/%s", nodes[i]);
+      if (bind_at (rootfd, p, p, false, true, err) < 0)
+        return -1;
+    }
+  int dfd = open_target (rootfd, "/dev", true, err);
+  if (dfd < 0)
+    return -1;
+  /* O_PATH fds cannot be used for symlinkat: reopen as a directory. */
+  int real = openat (dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  close (dfd);
+  if (real < 0)
+    return corral_fail (err, errno, "open /dev");
+  static const char *const links[][2] = {
+    { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+    { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+  };
+  for (size_t i = 0; i < sizeof links / sizeof *links; i++)
+    if (symlinkat (links[i][1], real, links[i][0]) < 0)
+      {
+        int e = errno;
+        close (real);
+        return corral_fail (err, e, "symlink /dev/%s", links[i][0]);
+      }
+  close (real);
+  return 0;
+}
+
+/* A fresh procfs for the new pid namespace, with crun's masks: files that
+ * leak host state or act on the host are covered by /dev/null or an empty
+ * read-only tmpfs, and the sysctl tree is read-only. */
+static int
+make_proc (int rootfd, struct corral_error *err)
+{
+  int t = open_target (rootfd, "/proc", true, err);
+  if (t < 0)
+    return -1;
+  char tp[64];
+  fd_path (t, tp, sizeof tp);
+  int r = mount ("proc", tp, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  int e = errno;
+  close (t);
+  if (r < 0)
+    return corral_fail (err, e, "mount /proc");
+  static const char *const null_files[] = { "kcore", "keys", "latency_stats", "timer_list",
+                                            "timer_stats", "sched_debug", "kallsyms",
+                                            "sysrq-trigger", "kpagecount", "kpageflags",
+                                            "kpagecgroup", "config.gz" };
+  char dst[64];
+  for (size_t i = 0; i < sizeof null_files / sizeof *null_files; i++)
+    {
+      snprintf (dst, sizeof dst, NEWROOT "/proc/%s", null_files[i]);
+      if (access (dst, F_OK) == 0)
+        {
+          snprintf (dst, sizeof dst, "/proc/%s", null_files[i]);
+          if (bind_at (rootfd, "/dev/null", dst, true, true, err) < 0)
+            return -1;
+        }
+    }
+  static const char *const empty_dirs[] = { "acpi", "scsi", "asound", "driver" };
+  for (size_t i = 0; i < sizeof empty_dirs / sizeof *empty_dirs; i++)
+    {
+      snprintf (dst, sizeof dst, NEWROOT "/proc/%s", empty_dirs[i]);
+      if (access (dst, F_OK) == 0)
+        {
+          snprintf (dst, sizeof dst, "/proc/%s", empty_dirs[i]);
+          if (tmpfs_at (rootfd, dst, 4096, "0555", (uid_t) -1, 0, MS_RDONLY, err) < 0)
+            return -1;
+        }
+    }
+  static const char *const ro_dirs[] = { "sys", "bus", "fs", "irq" };
+  for (size_t i = 0; i < sizeof ro_dirs / sizeof *ro_dirs; i++)
+    {
+      char src[64];
+      snprintf (src, sizeof src, NEWROOT "/proc/%s", ro_dirs[i]);
+      snprintf (dst, sizeof dst, "/proc/%s", ro_dirs[i]);
+      if (access (src, F_OK) == 0 && bind_at (rootfd, src, dst, true, false, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+user_mounts (int rootfd, const struct corral_spec *spec, struct corral_error *err)
+{
+  for (size_t i = 0; i < spec->n_mounts; i++)
+    {
+      const struct corral_mount *m = &spec->mounts[i];
+      int r;
+      if (m->kind == CORRAL_MOUNT_BIND)
+        r = bind_at (rootfd, m->src, m->dst, m->ro, false, err);
+      else
+        r = tmpfs_at (rootfd, m->dst, m->size ? m->size : 64ull << 20, "1777", (uid_t) -1, 0,
+                      m->ro ? MS_RDONLY : 0, err);
+      if (r < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int
+corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid,
+                     struct corral_error *err)
+{
+  /* Nothing we mount may propagate back to the host. */
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    return corral_fail (err, errno, "make / private");
+  if (mount ("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096") < 0)
+    return corral_fail (err, errno, "mount root tmpfs");
+  int rootfd cleanup_fd = open (NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    return corral_fail (err, errno, "open new root");
+
+  if (host_system_dirs (rootfd, err) < 0 || host_etc (rootfd, err) < 0
+      || make_dev (rootfd, err) < 0 || make_proc (rootfd, err) < 0)
+    return -1;
+  if (tmpfs_at (rootfd, "/tmp", spec->tmp_size, "1777", (uid_t) -1, 0, 0, err) < 0
+      || tmpfs_at (rootfd, "/dev/shm", spec->shm_size, "1777", (uid_t) -1, 0, 0, err) < 0
+      || tmpfs_at (rootfd, "/sandbox", spec->sandbox_size, "0755", uid, gid, 0, err) < 0)
+    return -1;
+  if (user_mounts (rootfd, spec, err) < 0)
+    return -1;
+
+  /* /dev and the root itself are read-only once populated. */
+  int devfd = open_target (rootfd, "/dev", true, err);
+  if (devfd < 0)
+    return -1;
+  int r = set_attr (devfd, NULL, MOUNT_ATTR_RDONLY, false);
+  close (devfd);
+  if (r < 0)
+    return corral_fail (err, errno, "make /dev read-only");
+  if (set_attr (rootfd, NULL, MOUNT_ATTR_RDONLY, false) < 0)
+    return corral_fail (err, errno, "make / read-only");
+
+  /* pivot_root(".", ".") stacks the old root on the new one; detaching it
+   * leaves no path back to the host tree. */
+  if (chdir (NEWROOT) < 0)
+    return corral_fail (err, errno, "chdir new root");
+  if (syscall (SYS_pivot_root, ".", ".") < 0)
+    return corral_fail (err, errno, "pivot_root");
+  if (umount2 (".", MNT_DETACH) < 0)
+    return corral_fail (err, errno, "detach old root");
+  if (chdir ("/") < 0)
+    return corral_fail (err, errno, "chdir /");
+  return 0;
+}

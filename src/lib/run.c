@@ -1,0 +1,604 @@
+/* run.c - one run, from spec to result: the supervisor side.
+ *
+ *   cgroup(s) created and limited
+ *   clone3(new user?, pid, mount, net, ipc, uts; CLONE_INTO_CGROUP; CLONE_PIDFD)
+ *   write uid/gid maps, attach v1 cgroups, release the child (sync pipe)
+ *   supervise: drain stdout/stderr (bounded), poll CPU time, wall deadline,
+ *              the init's pidfd, the report pipe
+ *   verdict, stats, then tear down: cgroup.kill / SIGKILL to init, rmdir.
+ *
+ * Runs must be started from a single-threaded process (the child of a raw
+ * clone3 is a fork without glibc's atfork handling). */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/sched.h>
+
+static volatile sig_atomic_t interrupt_count, interrupt_sig;
+
+void
+corral_interrupt (int sig)
+{
+  interrupt_sig = sig;
+  interrupt_count++;
+}
+
+static char *const default_env[] = {
+  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  "HOME=/sandbox", "LANG=C.UTF-8", "TMPDIR=/tmp", NULL,
+};
+
+struct stream {
+  int fd;            /* read end, -1 at EOF */
+  int relay;         /* passthrough target fd, or -1 */
+  char *buf;
+  size_t len, alloc;
+  uint64_t total;
+  bool truncated;
+};
+
+/* Reads what is there; keeps at most limit bytes; returns true when the
+ * stream went over its limit. */
+static bool
+stream_read (struct stream *s, uint64_t limit)
+{
+  char chunk[65536];
+  for (;;)
+    {
+      ssize_t n = read (s->fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0 || errno != EAGAIN)
+            {
+              close (s->fd);
+              s->fd = -1;
+            }
+          break;
+        }
+      uint64_t room = s->total >= limit ? 0 : limit - s->total;
+      size_t keep = (uint64_t) n < room ? (size_t) n : (size_t) room;
+      s->total += (uint64_t) n;
+      if (keep < (size_t) n)
+        s->truncated = true;
+      if (keep == 0)
+        continue;
+      if (s->relay >= 0)
+        corral_write_all (s->relay, chunk, keep);
+      else
+        {
+          if (s->len + keep + 1 > s->alloc)
+            {
+              size_t na = s->alloc ? s->alloc : 4096;
+              while (na < s->len + keep + 1)
+                na *= 2;
+              char *nb = realloc (s->buf, na);
+              if (nb == NULL)
+                {
+                  s->truncated = true;
+                  continue;
+                }
+              s->buf = nb;
+              s->alloc = na;
+            }
+          memcpy (s->buf + s->len, chunk, keep);
+          s->len += keep;
+        }
+    }
+  return s->truncated;
+}
+
+static int
+write_proc_file (pid_t pid, const char *file, const char *data, struct corral_error *err)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, file);
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return corral_fail (err, errno, "open %s", path);
+  ssize_t n = write (fd, data, strlen (data));
+  int e = errno;
+  close (fd);
+  if (n < 0)
+    return corral_fail (err, e, "write %s", path);
+  return 0;
+}
+
+static int
+write_id_maps (pid_t pid, uid_t uid, gid_t gid, struct corral_error *err)
+{
+  char map[64];
+  uid_t outer_uid = geteuid () == 0 ? uid : geteuid ();
+  gid_t outer_gid = geteuid () == 0 ? gid : getegid ();
+  /* setgroups must be denied before an unprivileged gid_map write. */
+  if (geteuid () != 0 && write_proc_file (pid, "setgroups", "deny", err) < 0)
+    return -1;
+  snprintf (map, sizeof map, "%u %u 1\n", (unsigned) uid, (unsigned) outer_uid);
+  if (write_proc_file (pid, "uid_map", map, err) < 0)
+    return -1;
+  snprintf (map, sizeof map, "%u %u 1\n", (unsigned) gid, (unsigned) outer_gid);
+  return write_proc_file (pid, "gid_map", map, err);
+}
+
+static long
+clone_sandbox (uint64_t flags, int cgfd, int *pidfd)
+{
+  struct clone_args ca;
+  memset (&ca, 0, sizeof ca);
+  ca.flags = flags | CLONE_PIDFD;
+  ca.pidfd = (uint64_t) (uintptr_t) pidfd;
+  ca.exit_signal = SIGCHLD;
+  if (cgfd >= 0)
+    {
+      ca.flags |= CLONE_INTO_CGROUP;
+      ca.cgroup = (uint64_t) cgfd;
+    }
+  return syscall (SYS_clone3, &ca, sizeof ca);
+}
+
+static void
+kill_sandbox (struct corral_cgroup *cg, int pidfd)
+{
+  corral_cgroup_kill (cg);
+  if (pidfd >= 0)
+    syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+}
+
+static const char *
+signame (int sig)
+{
+  const char *d = sigabbrev_np (sig);
+  return d ? d : "?";
+}
+
+static void
+decide (struct corral_result *res, const struct corral_spec *spec, int wstatus, bool have_status,
+        const struct corral_report *setup, const struct corral_report *sys,
+        const char *killed_for, bool interrupted)
+{
+  if (have_status && WIFEXITED (wstatus))
+    res->exit_code = WEXITSTATUS (wstatus);
+  else if (have_status && WIFSIGNALED (wstatus))
+    res->signal = WTERMSIG (wstatus);
+
+  if (setup)
+    {
+      res->status = CORRAL_IE;
+      snprintf (res->reason, sizeof res->reason, "sandbox setup failed: %s", setup->text);
+      return;
+    }
+  if (interrupted)
+    {
+      res->status = CORRAL_IE;
+      snprintf (res->reason, sizeof res->reason, "interrupted: the sandbox was killed");
+      return;
+    }
+  if (killed_for && strcmp (killed_for, "output") == 0)
+    {
+      res->status = CORRAL_OLE;
+      snprintf (res->reason, sizeof res->reason,
+                "output limit exceeded: more than %llu bytes on %s",
+                (unsigned long long) spec->output, res->out_truncated ? "stdout" : "stderr");
+      return;
+    }
+  if (killed_for)
+    {
+      res->status = CORRAL_TLE;
+      res->tle_kind = killed_for;
+      snprintf (res->reason, sizeof res->reason, "%s time limit of %.3f s exceeded",
+                strcmp (killed_for, "cpu") == 0 ? "CPU" : "wall",
+                (strcmp (killed_for, "cpu") == 0 ? spec->time_ms : spec->wall_ms) / 1000.0);
+      return;
+    }
+  if (sys)
+    {
+      res->status = CORRAL_SYS;
+      snprintf (res->syscall, sizeof res->syscall, "%s", sys->text);
+      snprintf (res->reason, sizeof res->reason, "forbidden system call %s", sys->text);
+      return;
+    }
+  if (!have_status)
+    {
+      res->status = CORRAL_IE;
+      snprintf (res->reason, sizeof res->reason, "the sandbox ended without reporting");
+      return;
+    }
+  bool failed = res->signal != 0 || res->exit_code != 0;
+  if (res->oom_killed && failed)
+    {
+      res->status = CORRAL_MLE;
+      snprintf (res->reason, sizeof res->reason, "memory limit of %llu bytes exceeded (OOM kill)",
+                (unsigned long long) spec->memory);
+      return;
+    }
+  if (res->signal == SIGSYS)
+    {
+      res->status = CORRAL_SYS;
+      snprintf (res->reason, sizeof res->reason,
+                "killed by SIGSYS (seccomp: forbidden call or foreign architecture)");
+      return;
+    }
+  if (res->signal == SIGXFSZ)
+    {
+      res->status = CORRAL_OLE;
+      snprintf (res->reason, sizeof res->reason, "file size limit of %llu bytes exceeded",
+                (unsigned long long) spec->fsize);
+      return;
+    }
+  if (res->signal == SIGXCPU
+      || (res->signal == SIGKILL && spec->time_ms != CORRAL_NO_LIMIT && res->cpu_ms >= spec->time_ms))
+    {
+      res->status = CORRAL_TLE;
+      res->tle_kind = "cpu";
+      snprintf (res->reason, sizeof res->reason, "CPU time limit of %.3f s exceeded (rlimit)",
+                spec->time_ms / 1000.0);
+      return;
+    }
+  if (res->signal)
+    {
+      res->status = CORRAL_SIG;
+      snprintf (res->reason, sizeof res->reason, "killed by signal %d (SIG%s)", res->signal,
+                signame (res->signal));
+      return;
+    }
+  res->status = res->exit_code == 0 ? CORRAL_OK : CORRAL_RE;
+  snprintf (res->reason, sizeof res->reason, "exited with code %d", res->exit_code);
+}
+
+int
+corral_run (const struct corral_spec *spec, struct corral_result *res, struct corral_error *err)
+{
+  memset (res, 0, sizeof *res);
+  res->exit_code = -1;
+  if (spec->argv == NULL || spec->argv[0] == NULL)
+    return corral_fail (err, 0, "no command to run");
+  const struct corral_host *host = corral_host_get ();
+  bool userns = spec->userns == 1 || (spec->userns == -1 && !host->is_root);
+  if (!host->is_root && !userns)
+    return corral_fail (err, 0, "running without a user namespace needs root");
+  uid_t uid = spec->uid;
+  gid_t gid = spec->gid;
+  if (uid == (uid_t) -1)
+    uid = host->is_root ? 65534 : geteuid ();
+  if (gid == (gid_t) -1)
+    gid = host->is_root ? 65534 : getegid ();
+
+  struct corral_limit_report *lim = res->limits;
+  uint64_t values[CORRAL_LIM_COUNT] = {
+    spec->memory, spec->pids, spec->cpus_milli, spec->time_ms, spec->wall_ms,
+    spec->output, spec->fsize, spec->nofile, spec->stack,
+  };
+  for (int i = 0; i < CORRAL_LIM_COUNT; i++)
+    lim[i] = (struct corral_limit_report) { values[i], CORRAL_BE_NONE };
+
+  struct corral_cgroup *cg = NULL;
+  if (corral_cgroup_create (host, spec, lim, &cg, err) < 0)
+    return -1;
+  uint64_t probe_us;
+  bool cg_cpu = cg && corral_cgroup_cpu_usage_us (cg, &probe_us) == 0;
+
+  struct corral_sandbox_ctx ctx = {
+    .spec = spec, .env = spec->env ? spec->env : default_env, .uid = uid, .gid = gid,
+    .userns = userns,
+    .rl_cpu_s = CORRAL_NO_LIMIT, .rl_as = CORRAL_NO_LIMIT, .rl_nproc = CORRAL_NO_LIMIT,
+    .rl_fsize = spec->fsize, .rl_nofile = spec->nofile, .rl_stack = spec->stack,
+  };
+  /* rlimit fallbacks, named in the result: never a silent downgrade. */
+  if (spec->memory != CORRAL_NO_LIMIT && lim[CORRAL_LIM_MEMORY].backend == CORRAL_BE_NONE)
+    {
+      ctx.rl_as = spec->memory;
+      lim[CORRAL_LIM_MEMORY].backend = CORRAL_BE_RLIMIT;
+    }
+  if (spec->pids != CORRAL_NO_LIMIT && lim[CORRAL_LIM_PIDS].backend == CORRAL_BE_NONE)
+    {
+      ctx.rl_nproc = spec->pids;
+      lim[CORRAL_LIM_PIDS].backend = CORRAL_BE_RLIMIT;
+    }
+  if (spec->time_ms != CORRAL_NO_LIMIT)
+    {
+      /* Polled cgroup CPU time is the limit; RLIMIT_CPU one second past it
+       * is the backstop.  Without cgroup CPU accounting, the rlimit is it. */
+      uint64_t s = (spec->time_ms + 999) / 1000;
+      ctx.rl_cpu_s = cg_cpu ? s + 1 : s;
+      lim[CORRAL_LIM_TIME].backend = cg_cpu ? CORRAL_BE_TIMER : CORRAL_BE_RLIMIT;
+    }
+  if (spec->wall_ms != CORRAL_NO_LIMIT)
+    lim[CORRAL_LIM_WALL].backend = CORRAL_BE_TIMER;
+  if (spec->output != CORRAL_NO_LIMIT)
+    lim[CORRAL_LIM_OUTPUT].backend = CORRAL_BE_PIPE;
+  if (spec->fsize != CORRAL_NO_LIMIT)
+    lim[CORRAL_LIM_FSIZE].backend = CORRAL_BE_RLIMIT;
+  if (spec->nofile != CORRAL_NO_LIMIT)
+    lim[CORRAL_LIM_NOFILE].backend = CORRAL_BE_RLIMIT;
+  if (spec->stack != CORRAL_NO_LIMIT)
+    lim[CORRAL_LIM_STACK].backend = CORRAL_BE_RLIMIT;
+
+  int ret = -1;
+  int sync_p[2] = { -1, -1 }, rep_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
+  int stdin_fd = -1, pidfd = -1, rep_fd = -1;
+  pid_t pid = -1;
+  struct stream out = { .fd = -1, .relay = -1 }, errs = { .fd = -1, .relay = -1 };
+
+  if (pipe2 (sync_p, O_CLOEXEC) < 0 || pipe2 (rep_p, O_CLOEXEC) < 0 || pipe2 (out_p, O_CLOEXEC) < 0
+      || pipe2 (err_p, O_CLOEXEC) < 0)
+    {
+      corral_fail (err, errno, "pipe");
+      goto out;
+    }
+  stdin_fd = spec->stdin_fd >= 0 ? dup (spec->stdin_fd) : open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (stdin_fd < 0)
+    {
+      corral_fail (err, errno, "stdin");
+      goto out;
+    }
+  ctx.sync_rd = sync_p[0];
+  ctx.parent_fds[0] = sync_p[1];
+  ctx.parent_fds[1] = rep_p[0];
+  ctx.parent_fds[2] = out_p[0];
+  ctx.parent_fds[3] = err_p[0];
+  ctx.report_wr = rep_p[1];
+  ctx.stdin_fd = stdin_fd;
+  ctx.out_wr = out_p[1];
+  ctx.err_wr = err_p[1];
+
+  uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (spec->net != CORRAL_NET_HOST)
+    flags |= CLONE_NEWNET;
+  if (userns)
+    flags |= CLONE_NEWUSER;
+  int cgfd = host->clone_into_cgroup ? corral_cgroup_v2_fd (cg) : -1;
+  uint64_t t0 = corral_now_us ();
+  long p = clone_sandbox (flags, cgfd, &pidfd);
+  if (p < 0 && cgfd >= 0 && (errno == E2BIG || errno == EINVAL || errno == ENOSYS))
+    {
+      cgfd = -1; /* kernel without CLONE_INTO_CGROUP: attach by pid below */
+      p = clone_sandbox (flags, -1, &pidfd);
+    }
+  if (p == 0)
+    corral_sandbox_init (&ctx);
+  if (p < 0)
+    {
+      int e = errno;
+      if (userns && (e == EPERM || e == ENOSPC || e == EACCES))
+        corral_fail (err, 0, "cannot create a user namespace: %s", corral_host_userns_problem ());
+      else
+        corral_fail (err, e, "clone3 sandbox");
+      goto out;
+    }
+  pid = (pid_t) p;
+  close (sync_p[0]);
+  sync_p[0] = -1;
+  close (rep_p[1]);
+  rep_p[1] = -1;
+  close (out_p[1]);
+  out_p[1] = -1;
+  close (err_p[1]);
+  err_p[1] = -1;
+  close (stdin_fd);
+  stdin_fd = -1;
+
+  if ((userns && write_id_maps (pid, uid, gid, err) < 0)
+      || corral_cgroup_attach (cg, pid, cgfd >= 0, err) < 0)
+    {
+      kill_sandbox (cg, pidfd);
+      waitpid (pid, NULL, 0);
+      pid = -1;
+      goto out;
+    }
+  if (write (sync_p[1], "x", 1) != 1)
+    {
+      corral_fail (err, errno, "release sandbox");
+      kill_sandbox (cg, pidfd);
+      waitpid (pid, NULL, 0);
+      pid = -1;
+      goto out;
+    }
+  close (sync_p[1]);
+  sync_p[1] = -1;
+
+  /* ---- supervise ---- */
+  out.fd = out_p[0];
+  errs.fd = err_p[0];
+  out_p[0] = err_p[0] = -1;
+  fcntl (out.fd, F_SETFL, O_NONBLOCK);
+  fcntl (errs.fd, F_SETFL, O_NONBLOCK);
+  if (spec->passthrough)
+    {
+      out.relay = 1;
+      errs.relay = 2;
+    }
+  uint64_t output_limit = spec->output;
+  uint64_t start_ms = t0 / 1000;
+  uint64_t wall_deadline = spec->wall_ms == CORRAL_NO_LIMIT ? 0 : start_ms + spec->wall_ms;
+  uint64_t tick = 0;
+  if (spec->time_ms != CORRAL_NO_LIMIT && cg_cpu)
+    {
+      tick = spec->time_ms / 10;
+      tick = tick < 10 ? 10 : tick > 50 ? 50 : tick;
+    }
+  uint64_t next_tick = start_ms + tick;
+  const char *killed_for = NULL;
+  bool interrupted = false, init_done = false, forwarded = false;
+  rep_fd = rep_p[0];
+  rep_p[0] = -1;
+  struct corral_report setup_rep, sys_rep, cur;
+  bool have_setup = false, have_sys = false, have_status = false;
+  int wstatus = 0;
+  struct rusage ru;
+  memset (&ru, 0, sizeof ru);
+  size_t rep_got = 0;
+
+  while (!init_done || out.fd >= 0 || errs.fd >= 0 || rep_fd >= 0)
+    {
+      struct pollfd pf[4];
+      int n = 0, i_out = -1, i_err = -1, i_pid = -1, i_rep = -1;
+      if (out.fd >= 0)
+        pf[i_out = n++] = (struct pollfd) { .fd = out.fd, .events = POLLIN };
+      if (errs.fd >= 0)
+        pf[i_err = n++] = (struct pollfd) { .fd = errs.fd, .events = POLLIN };
+      if (!init_done)
+        pf[i_pid = n++] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+      if (rep_fd >= 0)
+        pf[i_rep = n++] = (struct pollfd) { .fd = rep_fd, .events = POLLIN };
+      int timeout = -1;
+      uint64_t now = corral_now_ms ();
+      if (!init_done && !killed_for)
+        {
+          if (wall_deadline)
+            timeout = wall_deadline > now ? (int) (wall_deadline - now) : 0;
+          if (tick)
+            {
+              int t = next_tick > now ? (int) (next_tick - now) : 0;
+              timeout = timeout < 0 || t < timeout ? t : timeout;
+            }
+        }
+      int r = poll (pf, (nfds_t) n, timeout);
+      if (r < 0 && errno != EINTR)
+        break;
+      if (interrupt_count > 0 && !init_done)
+        {
+          if (interrupt_count == 1 && !forwarded)
+            {
+              syscall (SYS_pidfd_send_signal, pidfd, (int) interrupt_sig, NULL, 0);
+              forwarded = true;
+            }
+          else if (interrupt_count > 1 && !interrupted)
+            {
+              interrupted = true;
+              kill_sandbox (cg, pidfd);
+            }
+        }
+      if (r > 0)
+        {
+          if (i_out >= 0 && pf[i_out].revents)
+            if (stream_read (&out, output_limit) && !killed_for)
+              {
+                killed_for = "output";
+                kill_sandbox (cg, pidfd);
+              }
+          if (i_err >= 0 && pf[i_err].revents)
+            if (stream_read (&errs, output_limit) && !killed_for)
+              {
+                killed_for = "output";
+                kill_sandbox (cg, pidfd);
+              }
+          if (i_rep >= 0 && pf[i_rep].revents)
+            {
+              ssize_t k = read (rep_fd, (char *) &cur + rep_got, sizeof cur - rep_got);
+              if (k <= 0 && !(k < 0 && errno == EINTR))
+                {
+                  close (rep_fd);
+                  rep_fd = -1;
+                }
+              else if (k > 0 && (rep_got += (size_t) k) == sizeof cur)
+                {
+                  rep_got = 0;
+                  if (cur.type == CORRAL_REP_SETUP && !have_setup)
+                    setup_rep = cur, have_setup = true;
+                  else if (cur.type == CORRAL_REP_SYS)
+                    sys_rep = cur, have_sys = true;
+                  else if (cur.type == CORRAL_REP_EXIT)
+                    wstatus = cur.wstatus, have_status = true;
+                }
+            }
+          if (i_pid >= 0 && pf[i_pid].revents)
+            {
+              /* init is gone; the kernel has already killed and reaped
+               * everything else in its pid namespace. */
+              int st;
+              if (wait4 (pid, &st, 0, &ru) == pid)
+                {
+                  init_done = true;
+                  pid = -1;
+                }
+            }
+        }
+      if (init_done || killed_for)
+        continue;
+      now = corral_now_ms ();
+      if (wall_deadline && now >= wall_deadline)
+        {
+          killed_for = "wall";
+          kill_sandbox (cg, pidfd);
+        }
+      else if (tick && now >= next_tick)
+        {
+          uint64_t us;
+          if (corral_cgroup_cpu_usage_us (cg, &us) == 0 && us / 1000 >= spec->time_ms)
+            {
+              killed_for = "cpu";
+              kill_sandbox (cg, pidfd);
+            }
+          next_tick = now + tick;
+        }
+    }
+  uint64_t t1 = corral_now_us ();
+  res->wall_ms = (t1 - t0 + 500) / 1000;
+
+  /* ---- account ---- */
+  uint64_t us;
+  if (cg_cpu && corral_cgroup_cpu_usage_us (cg, &us) == 0)
+    res->cpu_ms = us / 1000;
+  else
+    res->cpu_ms = (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000
+                  + (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+  res->memory_peak_source = corral_cgroup_stats (cg, &res->memory_peak_bytes, &res->oom_killed);
+  if (res->memory_peak_source == CORRAL_BE_NONE)
+    {
+      /* ru_maxrss of the largest single process: documented as such. */
+      res->memory_peak_bytes = (uint64_t) ru.ru_maxrss * 1024;
+      res->memory_peak_source = CORRAL_BE_RLIMIT;
+    }
+  res->out_truncated = out.truncated;
+  res->err_truncated = errs.truncated;
+  if (!spec->passthrough)
+    {
+      res->out = out.buf ? out.buf : strdup ("");
+      res->out_len = out.len;
+      res->err = errs.buf ? errs.buf : strdup ("");
+      res->err_len = errs.len;
+      if (out.buf)
+        out.buf[out.len] = '\0';
+      if (errs.buf)
+        errs.buf[errs.len] = '\0';
+      out.buf = errs.buf = NULL;
+    }
+  decide (res, spec, wstatus, have_status, have_setup ? &setup_rep : NULL,
+          have_sys ? &sys_rep : NULL, killed_for, interrupted);
+  ret = 0;
+
+out:
+  if (pid > 0)
+    {
+      kill_sandbox (cg, pidfd);
+      waitpid (pid, NULL, 0);
+    }
+  int fds[] = { sync_p[0], sync_p[1], rep_p[0], rep_p[1], out_p[0], out_p[1], err_p[0], err_p[1],
+                stdin_fd, pidfd, out.fd, errs.fd, rep_fd };
+  for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+  free (out.buf);
+  free (errs.buf);
+  corral_cgroup_destroy (cg);
+  return ret;
+}
+
+void
+corral_result_free (struct corral_result *r)
+{
+  free (r->out);
+  free (r->err);
+  r->out = r->err = NULL;
+}
