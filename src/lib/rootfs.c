@@ -359,15 +359,35 @@ make_proc (int rootfd, struct corral_error *err)
   return 0;
 }
 
+/* Bind sources are opened before the root tmpfs covers NEWROOT (a source
+ * under /tmp would vanish otherwise) and bound through /proc/self/fd. */
 static int
-user_mounts (int rootfd, const struct corral_spec *spec, struct corral_error *err)
+open_sources (const struct corral_spec *spec, int *fds, struct corral_error *err)
+{
+  for (size_t i = 0; i < spec->n_mounts; i++)
+    {
+      fds[i] = -1;
+      if (spec->mounts[i].kind != CORRAL_MOUNT_BIND)
+        continue;
+      fds[i] = open (spec->mounts[i].src, O_PATH | O_CLOEXEC);
+      if (fds[i] < 0)
+        return corral_fail (err, errno, "bind source %s", spec->mounts[i].src);
+    }
+  return 0;
+}
+
+static int
+user_mounts (int rootfd, const struct corral_spec *spec, const int *src_fds,
+             struct corral_error *err)
 {
   for (size_t i = 0; i < spec->n_mounts; i++)
     {
       const struct corral_mount *m = &spec->mounts[i];
       int r;
+      char src[64];
+      fd_path (src_fds[i], src, sizeof src);
       if (m->kind == CORRAL_MOUNT_BIND)
-        r = bind_at (rootfd, m->src, m->dst, m->ro, false, err);
+        r = bind_at (rootfd, src, m->dst, m->ro, false, err);
       else
         r = tmpfs_at (rootfd, m->dst, m->size ? m->size : 64ull << 20, "1777", (uid_t) -1, 0,
                       m->ro ? MS_RDONLY : 0, err);
@@ -377,6 +397,9 @@ user_mounts (int rootfd, const struct corral_spec *spec, struct corral_error *er
   return 0;
 }
 
+static int build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, const int *src_fds,
+                       struct corral_error *err);
+
 int
 corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid,
                      struct corral_error *err)
@@ -384,6 +407,23 @@ corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid,
   /* Nothing we mount may propagate back to the host. */
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return corral_fail (err, errno, "make / private");
+  int *src_fds = calloc (spec->n_mounts + 1, sizeof *src_fds);
+  if (src_fds == NULL)
+    return corral_fail (err, ENOMEM, "rootfs");
+  int r = open_sources (spec, src_fds, err);
+  if (r == 0)
+    r = build_root (spec, uid, gid, src_fds, err);
+  for (size_t i = 0; i < spec->n_mounts; i++)
+    if (src_fds[i] >= 0)
+      close (src_fds[i]);
+  free (src_fds);
+  return r;
+}
+
+static int
+build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, const int *src_fds,
+            struct corral_error *err)
+{
   if (mount ("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096") < 0)
     return corral_fail (err, errno, "mount root tmpfs");
   int rootfd cleanup_fd = open (NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -397,7 +437,7 @@ corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid,
       || tmpfs_at (rootfd, "/dev/shm", spec->shm_size, "1777", (uid_t) -1, 0, 0, err) < 0
       || tmpfs_at (rootfd, "/sandbox", spec->sandbox_size, "0755", uid, gid, 0, err) < 0)
     return -1;
-  if (user_mounts (rootfd, spec, err) < 0)
+  if (user_mounts (rootfd, spec, src_fds, err) < 0)
     return -1;
 
   /* /dev and the root itself are read-only once populated. */

@@ -169,13 +169,14 @@ corral_sandbox_init (const struct corral_sandbox_ctx *ctx)
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   for (int i = 0; i < 4; i++)
     close (ctx->parent_fds[i]);
-  /* Not dumpable while we set up: nothing may ptrace or read our memory. */
-  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
-
   char b;
   if (read (ctx->sync_rd, &b, 1) != 1)
     _exit (125);
   close (ctx->sync_rd);
+  /* Not dumpable while we set up: nothing may ptrace or read our memory.
+   * (Only now: a rootless supervisor must open our /proc/PID/uid_map,
+   * which a non-dumpable process's /proc files refuse.) */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   /* The cgroup namespace is made after the supervisor placed us, so the
    * sandbox sees its own cgroup as the root. */

@@ -1,0 +1,42 @@
+"""Nothing outlives a run: daemons, stopped processes, cgroups, mounts."""
+import os
+import time
+
+from conftest import host_snapshot, processes_matching
+
+
+def test_daemonized_grandchild_is_gone(corral):
+    r = corral.hostile_run("daemon")
+    assert r["status"] == "OK" and r["stdout"].startswith("daemon "), r
+    assert processes_matching(b"hostile\x00daemon") == []
+
+
+def test_stopped_child_is_gone(corral):
+    r = corral.hostile_run("stopped")
+    assert r["status"] == "OK", r
+    assert processes_matching(b"hostile\x00stopped") == []
+
+
+def test_killed_run_leaves_nothing(corral):
+    r = corral.hostile_run("forkbomb", opts=("--pids", "16", "--wall", "1"))
+    assert r["status"] in ("OK", "RE", "TLE")
+    r = corral.hostile_run("busy", opts=("--wall", "0.5"))
+    assert r["status"] == "TLE"
+    assert processes_matching(b"hostile\x00busy") == []
+    assert processes_matching(b"hostile\x00forkbomb") == []
+
+
+def test_200_runs_leave_nothing_behind(corral):
+    before_procs, before_mounts, before_cg = host_snapshot()
+    before_tmp = set(os.listdir("/tmp"))
+    for i in range(200):
+        p = corral.cli("run", "--", "/bin/true")
+        assert p.returncode == 0, p.stderr
+    time.sleep(0.2)
+    procs, mounts, cg = host_snapshot()
+    assert mounts == before_mounts
+    assert cg == before_cg == []
+    assert set(os.listdir("/tmp")) - before_tmp == set()
+    corral_procs = [p for p in processes_matching(b"corral") if p not in before_procs
+                    and p != os.getpid()]
+    assert corral_procs == []

@@ -1,0 +1,174 @@
+"""What the program can see and do: files, processes, network, privileges."""
+import os
+import socket
+import threading
+
+
+def test_host_files_outside_the_view_are_absent(corral):
+    r = corral.py(
+        "import os\n"
+        "for p in ['/root', '/home', '/var', '/etc/shadow', '/etc/gshadow', '/etc/ssh', "
+        "'/etc/ssl/private', '/etc/machine-id', '/work', '/sys', '/boot', '/etc/sudoers']:\n"
+        "    print(p, os.path.exists(p))\n")
+    assert r["status"] == "OK", r
+    for line in r["stdout"].splitlines():
+        assert line.endswith("False"), line
+
+
+def test_etc_has_what_programs_need(corral):
+    r = corral.run("/bin/sh", "-c", "test -f /etc/passwd && test -f /etc/ld.so.cache && "
+                   "ls /etc/ssl/certs >/dev/null && getent passwd root >/dev/null && echo yes")
+    assert r["stdout"] == "yes\n", r
+
+
+def test_host_view_is_read_only(corral):
+    r = corral.py(
+        "import errno\n"
+        "for p in ['/usr/corral-x', '/etc/corral-x', '/corral-x', '/dev/corral-x', '/bin/corral-x']:\n"
+        "    try:\n"
+        "        open(p, 'w')\n"
+        "        print(p, 'WRITABLE')\n"
+        "    except OSError as e:\n"
+        "        print(p, errno.errorcode[e.errno])\n"
+        "open('/sandbox/ok', 'w').write('x'); open('/tmp/ok', 'w').write('x'); open('/dev/shm/ok', 'w').write('x')\n"
+        "print('work dirs writable')\n")
+    assert "WRITABLE" not in r["stdout"], r["stdout"]
+    assert r["stdout"].count("EROFS") + r["stdout"].count("EACCES") == 5
+    assert "work dirs writable" in r["stdout"]
+
+
+def test_proc_shows_only_the_sandbox(corral):
+    r = corral.py("import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
+    pids = eval(r["stdout"])
+    assert pids[0] == 1 and max(pids) < 10, pids
+    r = corral.run("/bin/cat", "/proc/1/cmdline")
+    assert r["status"] in ("OK", "RE")
+
+
+def test_proc_masks(corral):
+    # Masked files read as empty (or are absent on kernels without them).
+    r = corral.run("/bin/sh", "-c", "for f in kcore sysrq-trigger timer_list keys sched_debug; do "
+                   "if [ -e /proc/$f ]; then wc -c < /proc/$f; else echo 0; fi; done; "
+                   "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo WRITABLE || echo ro")
+    assert r["stdout"].split() == ["0", "0", "0", "0", "0", "ro"], r
+
+
+def test_capabilities_dropped_and_no_new_privs(corral):
+    r = corral.run("/bin/grep", "-E", "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):",
+                   "/proc/self/status")
+    fields = dict(line.split(":\t") for line in r["stdout"].splitlines())
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(fields[cap], 16) == 0, (cap, fields[cap])
+    assert fields["NoNewPrivs"] == "1"
+    assert fields["Seccomp"] == "2"
+
+
+def test_identity(corral):
+    r = corral.run("/usr/bin/id", "-u")
+    expected = 65534 if corral.mode == "root" or os.geteuid() != 0 else 65534
+    if corral.mode == "root":
+        assert r["stdout"] == "65534\n"
+    else:
+        assert int(r["stdout"]) == expected
+
+
+def test_hostname_and_own_session(corral):
+    r = corral.py("import os, socket; print(socket.gethostname(), os.getsid(0) == os.getpid())")
+    assert r["stdout"] == "corral True\n"
+    r = corral.py("open('/dev/tty')")
+    assert r["status"] == "RE"
+
+
+def test_dev_is_minimal(corral):
+    r = corral.run("/bin/ls", "/dev")
+    assert set(r["stdout"].split()) == {"fd", "full", "null", "random", "shm", "stderr",
+                                        "stdin", "stdout", "urandom", "zero"}
+    r = corral.run("/bin/sh", "-c", "head -c 16 /dev/urandom | wc -c; echo x > /dev/null && echo ok")
+    assert r["stdout"].split() == ["16", "ok"]
+
+
+def test_shm_is_fresh_per_run(corral):
+    corral.run("/bin/sh", "-c", "echo x > /dev/shm/mark; echo y > /tmp/mark")
+    r = corral.run("/bin/sh", "-c", "ls /dev/shm /tmp /sandbox")
+    assert "mark" not in r["stdout"]
+
+
+def _host_server():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    s.settimeout(5)
+    hits = []
+
+    def accept():
+        try:
+            c, _ = s.accept()
+            hits.append(1)
+            c.close()
+        except OSError:
+            pass
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    return s, s.getsockname()[1], hits
+
+
+def test_no_route_to_host_loopback(corral):
+    s, port, hits = _host_server()
+    try:
+        r = corral.py(
+            "import socket\n"
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('CONNECTED')\n"
+            "except OSError as e:\n"
+            "    print('refused', type(e).__name__)\n")
+        assert "CONNECTED" not in r["stdout"] and "refused" in r["stdout"], r
+        assert hits == []
+    finally:
+        s.close()
+
+
+def test_loopback_works_inside(corral):
+    r = corral.py(
+        "import socket, threading\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n"
+        "port = s.getsockname()[1]\n"
+        "c = socket.create_connection(('127.0.0.1', port)); a, _ = s.accept()\n"
+        "c.sendall(b'ping'); print(a.recv(4).decode())\n")
+    assert r["stdout"] == "ping\n", r
+
+
+def test_net_none_has_no_interfaces_up(corral):
+    r = corral.py(
+        "import socket\n"
+        "s = socket.socket(); \n"
+        "try:\n"
+        "    s.bind(('127.0.0.1', 0)); s.listen(1); socket.create_connection(s.getsockname(), timeout=1); print('up')\n"
+        "except OSError as e:\n"
+        "    print('down', type(e).__name__)\n", opts=("--net", "none"))
+    assert r["stdout"].startswith("down"), r
+
+
+def test_bind_option_ro_and_rw(corral, shared_tmp):
+    tmp_path = shared_tmp
+    os.chmod(tmp_path, 0o777)
+    (tmp_path / "in.txt").write_text("data")
+    os.chmod(tmp_path / "in.txt", 0o644)
+    r = corral.run("/bin/sh", "-c", "cat /data/in.txt; touch /data/new 2>/dev/null && echo rw || echo ro",
+                   opts=("--bind", f"{tmp_path}:/data:ro"))
+    assert r["stdout"] == "dataro\n", r
+    r = corral.run("/bin/sh", "-c", "echo hi > /data/out.txt && echo rw",
+                   opts=("--bind", f"{tmp_path}:/data"))
+    assert r["stdout"] == "rw\n", r
+    assert (tmp_path / "out.txt").read_text() == "hi\n"
+
+
+def test_bind_target_symlink_is_not_followed(corral, shared_tmp):
+    tmp_path = shared_tmp
+    # A directory a previous run could write holds a symlink where a later
+    # mount point goes: the mount must not land outside.
+    os.chmod(tmp_path, 0o777)
+    os.symlink("/etc", tmp_path / "evil")
+    (tmp_path / "x").write_text("x")
+    r = corral.run("/bin/true", opts=("--bind", f"{tmp_path}:/w", "--tmpfs", "/w/evil/sub"))
+    assert r["status"] == "IE", r
+    assert "evil" in r["reason"] or "/w/evil" in r["reason"]

@@ -1,0 +1,72 @@
+"""The default seccomp policy: hostile calls are SYS with the call's name,
+probed calls fail with an errno, foreign architectures are killed."""
+import pytest
+
+
+@pytest.mark.parametrize("what,name", [
+    ("mount", "mount"), ("unshare", "unshare"), ("ptrace", "ptrace"), ("keyctl", "keyctl"),
+])
+def test_hostile_calls_are_SYS_with_name(corral, what, name):
+    r = corral.hostile_run(what)
+    assert r["status"] == "SYS", r
+    assert r["syscall"] == name
+    assert name in r["reason"]
+    assert r["_rc"] == 121
+    assert "returned" not in r["stdout"]
+
+
+def test_clone_with_namespace_flag_is_SYS(corral):
+    r = corral.hostile_run("clone-newuser")
+    assert r["status"] == "SYS" and r["syscall"] == "clone", r
+
+
+def test_tiocsti_is_SYS(corral):
+    r = corral.hostile_run("tiocsti")
+    assert r["status"] == "SYS" and r["syscall"] == "ioctl", r
+
+
+@pytest.mark.parametrize("what,name", [("int80", "i386:getpid"), ("x32", "x32:getpid")])
+def test_foreign_architectures_are_killed(corral, what, name):
+    r = corral.hostile_run(what)
+    assert r["status"] == "SYS", r
+    assert r["syscall"] == name
+    assert "returned" not in r["stdout"]
+
+
+@pytest.mark.parametrize("what,errno_", [("io_uring", 38), ("vsock", 97)])
+def test_probed_calls_fail_with_errno(corral, what, errno_):
+    r = corral.hostile_run(what)
+    assert r["status"] == "OK", r
+    assert r["stdout"].strip().endswith(f"returned -1 errno {errno_}"), r["stdout"]
+
+
+def test_python_runs_threads_and_subprocess(corral):
+    r = corral.py(
+        "import subprocess, threading, multiprocessing as mp\n"
+        "t = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+        "print(subprocess.run(['/bin/echo', 'sub'], capture_output=True, text=True).stdout.strip())\n"
+        "with mp.Pool(2) as p: print(sum(p.map(abs, [-1, -2, 3])))\n")
+    assert r["status"] == "OK", r
+    assert r["stdout"] == "sub\n6\n"
+
+
+def test_shell_pipeline_runs(corral):
+    r = corral.run("/bin/sh", "-c", "seq 1 100 | sort -rn | head -1")
+    assert r["stdout"] == "100\n"
+
+
+def test_policy_none_allows_everything(corral):
+    r = corral.hostile_run("keyctl", opts=("--policy", "none"))
+    assert r["status"] == "OK" and "keyctl returned" in r["stdout"]
+
+
+def test_policy_by_path(corral, shared_tmp):
+    tmp_path = shared_tmp
+    import os
+    p = tmp_path / "p.json"
+    p.write_text('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": ['
+                 '{"names": ["getcwd"], "action": "SCMP_ACT_KILL_PROCESS"}]}')
+    os.chmod(tmp_path, 0o755)
+    os.chmod(p, 0o644)
+    r = corral.run("/bin/pwd", opts=("--policy", str(p)))
+    assert r["status"] == "SYS" and r["syscall"] == "getcwd", r
