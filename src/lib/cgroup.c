@@ -80,9 +80,11 @@ corral_cgroup_create (const struct corral_host *h, const struct corral_spec *spe
       cg->v2_mem = h->cg2_memory;
       cg->v2_pids = h->cg2_pids;
       cg->v2_cpu = h->cg2_cpu;
-      cg->v2_kill = h->cg2_kill;
-      cg->v2_peak = h->cg2_memory_peak;
+      cg->v2_kill = faccessat (cg->v2_fd, "cgroup.kill", F_OK, 0) == 0;
+      cg->v2_peak = cg->v2_mem && faccessat (cg->v2_fd, "memory.peak", F_OK, 0) == 0;
     }
+  /* A v1 mkdir that fails leaves that limit to the rlimit fallback, which
+   * the result names. */
   if (h->cg1_memory[0] && !cg->v2_mem)
     make_dir (h->cg1_memory, name, cg->mem1_path, sizeof cg->mem1_path, &cg->mem1_fd);
   if (h->cg1_pids[0] && !cg->v2_pids && spec->pids != CORRAL_NO_LIMIT)
