@@ -1,0 +1,19 @@
+#!/bin/sh
+# Quick start on a fresh Debian/Ubuntu host (as root or with sudo):
+# installs the build dependencies, builds corral, and runs a real Python
+# job in a sandbox on the embedded default (a read-only view of this host).
+set -eu
+cd "$(dirname "$0")"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends build-essential autoconf automake pkg-config \
+  libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev \
+  mandoc python3 python3-pytest util-linux >/dev/null
+autoreconf -fi >/dev/null 2>&1
+./configure --enable-werror PYTHON3=/usr/bin/python3 >/dev/null
+make -j"$(nproc)" >/dev/null
+echo "built ./corral; running a Python job in a sandbox:"
+./corral run --json --pretty --memory 256M --pids 64 --time 5 -- \
+  /usr/bin/python3 -c 'import math, os, socket; print("pid", os.getpid(), "on", socket.gethostname(), "->", math.factorial(20))'
