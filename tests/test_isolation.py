@@ -172,3 +172,28 @@ def test_bind_target_symlink_is_not_followed(corral, shared_tmp):
     r = corral.run("/bin/true", opts=("--bind", f"{tmp_path}:/w", "--tmpfs", "/w/evil/sub"))
     assert r["status"] == "IE", r
     assert "evil" in r["reason"] or "/w/evil" in r["reason"]
+
+
+def test_net_host_is_an_explicit_opt_in(corral):
+    s, port, hits = _host_server()
+    try:
+        r = corral.py(
+            "import socket\n"
+            f"socket.create_connection(('127.0.0.1', {port}), timeout=3); print('CONNECTED')\n",
+            opts=("--net", "host"))
+        assert r["stdout"] == "CONNECTED\n", r
+    finally:
+        s.close()
+
+
+def test_userns_as_root(corral_root):
+    r = corral_root.run("/bin/sh", "-c", "id -u; cat /proc/self/uid_map", opts=("--userns",))
+    assert r["status"] == "OK", r
+    uid, *m = r["stdout"].split()
+    assert uid == "65534" and m == ["65534", "65534", "1"]
+    # inside uid 0 is never the host's root
+    r = corral_root.run("/bin/sh", "-c", "id -u; cat /proc/self/uid_map; grep CapEff /proc/self/status",
+                        opts=("--userns", "--uid", "0", "--gid", "0"))
+    out = r["stdout"].split()
+    assert out[:4] == ["0", "0", "65534", "1"], r
+    assert out[-1] == "0000000000000000"

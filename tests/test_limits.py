@@ -105,3 +105,17 @@ def test_limits_report_values_and_backends(corral):
     for name, l in lim.items():
         if l["value"] is not None:
             assert l["backend"] != "none", name
+
+
+def test_thread_bomb_is_held_by_pids(corral):
+    r = corral.py(
+        "import threading, time\n"
+        "n = 0\n"
+        "try:\n"
+        "    while n < 10000:\n"
+        "        threading.Thread(target=time.sleep, args=(30,), daemon=True).start(); n += 1\n"
+        "except RuntimeError as e:\n"
+        "    print('stopped at', n)\n",
+        opts=("--pids", "40", "--wall", "20"))
+    assert r["stdout"].startswith("stopped at"), r
+    assert int(r["stdout"].split()[-1]) < 40

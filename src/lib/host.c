@@ -350,6 +350,48 @@ probe_userns (struct corral_host *h)
               "blocks it?): run corral as root or allow user namespaces");
 }
 
+/* overlayfs inside a user namespace (kernel >= 5.11): a child enters new
+ * user and mount namespaces, mounts a tmpfs over /tmp (its own view only)
+ * and an overlay of two directories in it. */
+static bool
+probe_overlay_userns (void)
+{
+  pid_t pid = fork ();
+  if (pid == 0)
+    {
+      uid_t uid = geteuid ();
+      gid_t gid = getegid ();
+      if (unshare (CLONE_NEWUSER | CLONE_NEWNS) < 0)
+        _exit (1);
+      char map[64];
+      int fd = open ("/proc/self/setgroups", O_WRONLY);
+      if (fd >= 0)
+        {
+          if (write (fd, "deny", 4) < 0)
+            _exit (1);
+          close (fd);
+        }
+      snprintf (map, sizeof map, "0 %u 1", (unsigned) uid);
+      if ((fd = open ("/proc/self/uid_map", O_WRONLY)) < 0 || write (fd, map, strlen (map)) < 0)
+        _exit (1);
+      close (fd);
+      snprintf (map, sizeof map, "0 %u 1", (unsigned) gid);
+      if ((fd = open ("/proc/self/gid_map", O_WRONLY)) < 0 || write (fd, map, strlen (map)) < 0)
+        _exit (1);
+      close (fd);
+      if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0
+          || mount ("tmpfs", "/tmp", "tmpfs", 0, "size=1m") < 0)
+        _exit (1);
+      if (mkdir ("/tmp/l", 0755) < 0 || mkdir ("/tmp/u", 0755) < 0 || mkdir ("/tmp/w", 0755) < 0
+          || mkdir ("/tmp/m", 0755) < 0)
+        _exit (1);
+      _exit (mount ("overlay", "/tmp/m", "overlay", 0,
+                    "lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w,userxattr") == 0 ? 0 : 1);
+    }
+  int st = 0;
+  return pid > 0 && waitpid (pid, &st, 0) == pid && WIFEXITED (st) && WEXITSTATUS (st) == 0;
+}
+
 /* full: also the checks that fork (user namespaces, clone3).  A run does
  * without them: it tries clone3 and user namespaces directly and falls
  * back or explains on failure, so the per-run cost stays low. */
@@ -385,6 +427,7 @@ probe (struct corral_host *h, bool full)
       if (h->cg2_base[0])
         h->clone_into_cgroup = probe_clone_into_cgroup (h->cg2_base);
       probe_userns (h);
+      h->overlay_userns = h->userns && probe_overlay_userns ();
     }
   else
     {

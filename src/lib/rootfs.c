@@ -416,7 +416,7 @@ make_proc (int rootfd, struct corral_error *err)
       if (access (dst, F_OK) == 0)
         {
           snprintf (dst, sizeof dst, "/proc/%s", null_files[i]);
-          if (bind_at_attr (rootfd, "/dev/null", dst, true, true, false, err) < 0)
+          if (bind_at (rootfd, "/dev/null", dst, true, true, err) < 0)
             return -1;
         }
     }

@@ -119,8 +119,10 @@ static int
 write_id_maps (pid_t pid, uid_t uid, gid_t gid, struct corral_error *err)
 {
   char map[64];
-  uid_t outer_uid = geteuid () == 0 ? uid : geteuid ();
-  gid_t outer_gid = geteuid () == 0 ? gid : getegid ();
+  /* Rootless: our own ids are the only ones we may map.  Root: the same
+   * ids outside as inside, except that inside 0 is never the host's root. */
+  uid_t outer_uid = geteuid () != 0 ? geteuid () : uid != 0 ? uid : 65534;
+  gid_t outer_gid = geteuid () != 0 ? getegid () : gid != 0 ? gid : 65534;
   /* setgroups must be denied before an unprivileged gid_map write. */
   if (geteuid () != 0 && write_proc_file (pid, "setgroups", "deny", err) < 0)
     return -1;

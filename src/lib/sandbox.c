@@ -178,6 +178,16 @@ corral_sandbox_init (const struct corral_sandbox_ctx *ctx)
    * which a non-dumpable process's /proc files refuse.) */
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
 
+  /* In a user namespace, take the mapped identity now: files we create
+   * while building the root need a mapped fsuid (root's outer uid 0 is not
+   * mapped).  The creator keeps its capabilities in the namespace: they
+   * are cleared only when leaving the namespace's uid 0. */
+  if (ctx->userns && (setresgid (ctx->gid, ctx->gid, ctx->gid) < 0
+                      || setresuid (ctx->uid, ctx->uid, ctx->uid) < 0))
+    {
+      corral_fail (&err, errno, "take uid %u in the user namespace", (unsigned) ctx->uid);
+      setup_failed (ctx, &err);
+    }
   /* The cgroup namespace is made after the supervisor placed us, so the
    * sandbox sees its own cgroup as the root. */
   if (unshare (CLONE_NEWCGROUP) < 0)
