@@ -42,3 +42,22 @@ def test_200_runs_leave_nothing_behind(corral):
     corral_procs = [p for p in processes_matching(b"corral") if p not in before_procs
                     and p != os.getpid()]
     assert corral_procs == []
+
+
+def test_sigkilled_supervisor_takes_the_sandbox_along(corral):
+    import signal
+    import subprocess
+    p = subprocess.Popen(corral.argv(["run", "--bind", f"{corral.world}:/h:ro", "--wall", "60",
+                                      "--", "/bin/sh", "-c", "/h/hostile daemon; exec sleep 60"]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=corral.env())
+    p.stdout.readline()  # "daemon N": the daemon is up
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = time.time() + 5
+    while processes_matching(b"hostile\x00daemon") and time.time() < deadline:
+        time.sleep(0.05)
+    assert processes_matching(b"hostile\x00daemon") == []
+    # its cgroups are left for the next run of corral to remove
+    corral.cli("run", "--", "/bin/true")
+    stale = [c for c in host_snapshot()[2] if f"corral-{p.pid}-" in c]
+    assert stale == []

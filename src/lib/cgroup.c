@@ -14,6 +14,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 struct corral_cgroup {
@@ -53,6 +55,45 @@ write_u64 (int dfd, const char *file, uint64_t v)
   return corral_write_at (dfd, file, buf);
 }
 
+/* A supervisor killed with SIGKILL takes its sandbox along (the init has
+ * PR_SET_PDEATHSIG) but cannot remove the run's cgroups.  The next corral
+ * in the same place removes corral-PID-N dirs whose PID is gone: they are
+ * empty by then, and rmdir refuses anything else. */
+static void
+reap_stale (const char *base)
+{
+  DIR *d = opendir (base);
+  if (d == NULL)
+    return;
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    {
+      int pid;
+      unsigned n;
+      char tail;
+      if (sscanf (de->d_name, "corral-%d-%u%c", &pid, &n, &tail) != 2 || pid <= 0
+          || pid == (int) getpid ())
+        continue;
+      if (kill (pid, 0) == 0 || errno != ESRCH)
+        continue;
+      unlinkat (dirfd (d), de->d_name, AT_REMOVEDIR);
+    }
+  closedir (d);
+}
+
+static void
+reap_stale_once (const struct corral_host *h)
+{
+  static bool done;
+  if (done)
+    return;
+  done = true;
+  const char *bases[] = { h->cg2_base, h->cg1_memory, h->cg1_pids, h->cg1_cpu, h->cg1_cpuacct };
+  for (size_t i = 0; i < sizeof bases / sizeof *bases; i++)
+    if (bases[i][0])
+      reap_stale (bases[i]);
+}
+
 int
 corral_cgroup_create (const struct corral_host *h, const struct corral_spec *spec,
                       struct corral_limit_report *lim, struct corral_cgroup **out,
@@ -66,6 +107,7 @@ corral_cgroup_create (const struct corral_host *h, const struct corral_spec *spe
     return corral_fail (err, ENOMEM, "cgroup");
   cg->v2_fd = cg->mem1_fd = cg->pids1_fd = cg->cpu1_fd = cg->acct1_fd = -1;
   cg->memory_limit = spec->memory;
+  reap_stale_once (h);
   char name[64];
   snprintf (name, sizeof name, "corral-%d-%u", (int) getpid (), run_counter++);
 
