@@ -31,18 +31,42 @@ is_cgroup2 (const char *path)
   return statfs (path, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
+/* /proc/self/cgroup and /proc/self/mountinfo, read once per probe. */
+struct proc_text {
+  char cgroup[4096];
+  char mountinfo[16384];
+};
+
+static void
+read_proc_text (struct proc_text *t)
+{
+  t->cgroup[0] = t->mountinfo[0] = '\0';
+  int fd = open ("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0)
+    {
+      ssize_t n = corral_read_all (fd, t->cgroup, sizeof t->cgroup - 1);
+      t->cgroup[n > 0 ? n : 0] = '\0';
+      close (fd);
+    }
+  fd = open ("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0)
+    {
+      ssize_t n = corral_read_all (fd, t->mountinfo, sizeof t->mountinfo - 1);
+      t->mountinfo[n > 0 ? n : 0] = '\0';
+      close (fd);
+    }
+}
+
 /* Our cgroup path in the v2 hierarchy ("0::/path") or for a v1 controller. */
 static int
-self_cgroup (const char *controller, char *out, size_t len)
+self_cgroup (const struct proc_text *t, const char *controller, char *out, size_t len)
 {
-  FILE *f = fopen ("/proc/self/cgroup", "re");
-  if (f == NULL)
-    return -1;
   char line[1024];
-  int found = -1;
-  while (fgets (line, sizeof line, f))
+  for (const char *p = t->cgroup; *p;)
     {
-      line[strcspn (line, "\n")] = '\0';
+      size_t l = strcspn (p, "\n");
+      snprintf (line, sizeof line, "%.*s", (int) l, p);
+      p += l + (p[l] == '\n');
       char *c1 = strchr (line, ':');
       char *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
       if (c2 == NULL)
@@ -57,36 +81,33 @@ self_cgroup (const char *controller, char *out, size_t len)
           char tmp[256];
           snprintf (tmp, sizeof tmp, "%s", ctrls);
           char *save = NULL;
-          for (char *t = strtok_r (tmp, ",", &save); t; t = strtok_r (NULL, ",", &save))
-            if (strcmp (t, controller) == 0)
+          for (char *tok = strtok_r (tmp, ",", &save); tok; tok = strtok_r (NULL, ",", &save))
+            if (strcmp (tok, controller) == 0)
               match = true;
         }
       if (match)
         {
           snprintf (out, len, "%s", c2 + 1);
-          found = 0;
-          break;
+          return 0;
         }
     }
-  fclose (f);
-  return found;
+  return -1;
 }
 
 /* Mount point of the v1 hierarchy holding controller, joined with our path
  * in it.  mountinfo fields: id parent maj:min root mountpoint opts ... - fstype src superopts */
 static int
-v1_dir (const char *controller, char *out, size_t len)
+v1_dir (const struct proc_text *t, const char *controller, char *out, size_t len)
 {
   char self[512];
-  if (self_cgroup (controller, self, sizeof self) < 0)
-    return -1;
-  FILE *f = fopen ("/proc/self/mountinfo", "re");
-  if (f == NULL)
+  if (self_cgroup (t, controller, self, sizeof self) < 0)
     return -1;
   char line[2048];
-  int ret = -1;
-  while (ret < 0 && fgets (line, sizeof line, f))
+  for (const char *p = t->mountinfo; *p;)
     {
+      size_t l = strcspn (p, "\n");
+      snprintf (line, sizeof line, "%.*s", (int) l, p);
+      p += l + (p[l] == '\n');
       char root[512], mnt[512], fstype[64], superopts[512];
       char *dash = strstr (line, " - ");
       if (dash == NULL)
@@ -99,8 +120,8 @@ v1_dir (const char *controller, char *out, size_t len)
         continue;
       bool has = false;
       char *save = NULL;
-      for (char *t = strtok_r (superopts, ",", &save); t; t = strtok_r (NULL, ",", &save))
-        if (strcmp (t, controller) == 0)
+      for (char *tok = strtok_r (superopts, ",", &save); tok; tok = strtok_r (NULL, ",", &save))
+        if (strcmp (tok, controller) == 0)
           has = true;
       if (!has)
         continue;
@@ -113,10 +134,9 @@ v1_dir (const char *controller, char *out, size_t len)
       else
         continue;
       snprintf (out, len, "%s%s", mnt, strcmp (rest, "/") == 0 ? "" : rest);
-      ret = 0;
+      return 0;
     }
-  fclose (f);
-  return ret;
+  return -1;
 }
 
 /* A directory is usable only if we can really create a child in it (a
@@ -162,10 +182,10 @@ has_word (const char *list, const char *word)
  * Delegate=yes service), move ourselves into a leaf first, as systemd
  * documents for delegated units. */
 static void
-probe_v2 (struct corral_host *h, const char *mnt)
+probe_v2 (struct corral_host *h, const struct proc_text *t, const char *mnt)
 {
   char self[512];
-  if (self_cgroup (NULL, self, sizeof self) < 0)
+  if (self_cgroup (t, NULL, self, sizeof self) < 0)
     return;
   char base[600];
   snprintf (base, sizeof base, "%s%s", mnt, strcmp (self, "/") == 0 ? "" : self);
@@ -242,7 +262,7 @@ probe_v2 (struct corral_host *h, const char *mnt)
 }
 
 static void
-probe_v1 (struct corral_host *h)
+probe_v1 (struct corral_host *h, const struct proc_text *t)
 {
   struct { const char *name; char *dst; } c[] = {
     { "memory", h->cg1_memory }, { "pids", h->cg1_pids },
@@ -254,7 +274,7 @@ probe_v1 (struct corral_host *h)
       /* Controllers already handled by v2 are not looked for in v1. */
       if ((i == 0 && h->cg2_memory) || (i == 1 && h->cg2_pids) || (i >= 2 && h->cg2_cpu))
         continue;
-      if (v1_dir (c[i].name, dir, sizeof dir) == 0 && can_mkdir_child (dir))
+      if (v1_dir (t, c[i].name, dir, sizeof dir) == 0 && can_mkdir_child (dir))
         snprintf (c[i].dst, 512, "%s", dir);
     }
   if (h->cg1_memory[0])
@@ -410,9 +430,15 @@ probe (struct corral_host *h, bool full)
     v2mnt = "/sys/fs/cgroup";
   else if (is_cgroup2 ("/sys/fs/cgroup/unified"))
     v2mnt = "/sys/fs/cgroup/unified";
-  if (v2mnt)
-    probe_v2 (h, v2mnt);
-  probe_v1 (h);
+  struct proc_text *t = malloc (sizeof *t);
+  if (t != NULL)
+    {
+      read_proc_text (t);
+      if (v2mnt)
+        probe_v2 (h, t, v2mnt);
+      probe_v1 (h, t);
+      free (t);
+    }
 
   bool any_v1 = h->cg1_memory[0] || h->cg1_pids[0] || h->cg1_cpu[0];
   bool any_v2 = h->cg2_memory || h->cg2_pids || h->cg2_cpu;

@@ -21,18 +21,16 @@ corral_net_loopback_up (struct corral_error *err)
       corral_fail (err, 0, "netlink connect: %s", nl_geterror (e));
       goto out;
     }
-  e = rtnl_link_get_kernel (sk, 0, "lo", &lo);
-  if (e < 0)
-    {
-      corral_fail (err, 0, "netlink: find lo: %s", nl_geterror (e));
-      goto out;
-    }
+  /* In a new network namespace the loopback device is always ifindex 1
+   * (LOOPBACK_IFINDEX): no need to ask the kernel for it. */
+  lo = rtnl_link_alloc ();
   change = rtnl_link_alloc ();
-  if (change == NULL)
+  if (lo == NULL || change == NULL)
     {
       corral_fail (err, ENOMEM, "netlink");
       goto out;
     }
+  rtnl_link_set_ifindex (lo, 1);
   rtnl_link_set_flags (change, IFF_UP);
   e = rtnl_link_change (sk, lo, change, 0);
   if (e < 0)

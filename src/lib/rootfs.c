@@ -21,9 +21,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 
 #define NEWROOT "/tmp" /* host path we mount the new root tmpfs over, in our private namespace */
 
@@ -44,6 +46,26 @@ fd_path (int fd, char *buf, size_t len)
   snprintf (buf, len, "/proc/self/fd/%d", fd);
 }
 
+/* The fast path: one openat2 that refuses any symlink on the way and any
+ * escape from the new root.  -1 with errno ENOENT means "create it". */
+static int
+open_existing (int rootfd, const char *rel, bool want_dir)
+{
+  static bool no_openat2;
+  if (!no_openat2)
+    {
+      struct open_how how = { .flags = O_PATH | O_CLOEXEC | (want_dir ? O_DIRECTORY : 0),
+                              .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
+                                         | RESOLVE_NO_MAGICLINKS };
+      int fd = (int) syscall (SYS_openat2, rootfd, rel, &how, sizeof how);
+      if (fd >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL))
+        return fd;
+      no_openat2 = true;
+    }
+  errno = EAGAIN; /* walk component by component */
+  return -1;
+}
+
 /* Opens (creating as needed) the mount point for dst under the new root.
  * Intermediate components must be real directories (never symlinks); the
  * last one is created as a directory or an empty file. */
@@ -53,6 +75,18 @@ open_target (int rootfd, const char *dst, bool want_dir, struct corral_error *er
   char path[PATH_MAX];
   if (dst[0] != '/' || strlen (dst) >= sizeof path)
     return corral_fail (err, 0, "mount point `%s` must be an absolute path", dst);
+  if (strstr (dst, "/../") || strstr (dst, "/./") || strcmp (dst + strlen (dst) - (strlen (dst) > 2 ? 3 : 0), "/..") == 0)
+    return corral_fail (err, 0, "mount point `%s` contains `..` or `.`", dst);
+  if (dst[1] != '\0')
+    {
+      int fd = open_existing (rootfd, dst + 1, want_dir);
+      if (fd >= 0)
+        return fd;
+      if (errno == ELOOP || errno == EXDEV)
+        return corral_fail (err, errno, "mount point %s (a symlink on the way)", dst);
+      if (errno != ENOENT && errno != EAGAIN)
+        return corral_fail (err, errno, "open mount point %s", dst);
+    }
   snprintf (path, sizeof path, "%s", dst);
   int dfd = dup (rootfd);
   if (dfd < 0)
@@ -228,99 +262,97 @@ static const char *const etc_allow[] = {
 };
 static const char *const etc_allow_sub[] = { "ssl/certs", "ssl/openssl.cnf", NULL };
 
-/* Small files are copied into the /etc tmpfs: a read and a write cost far
- * less than a mount in a fresh namespace. */
+/* One /etc entry, from the host's /etc (hfd) into the new one (efd), both
+ * directory fds: symlinks are recreated, small files copied (a read and a
+ * write cost far less than a mount in a fresh namespace), directories
+ * bound.  Read-only comes later, once, for the whole tree.  An entry we
+ * cannot read is left out. */
 static int
-copy_file (int rootfd, const char *src, const char *dst, struct corral_error *err)
+etc_entry (int hfd, int efd, const char *name, struct corral_error *err)
 {
-  char parent[PATH_MAX];
-  snprintf (parent, sizeof parent, "%s", dst);
-  char *slash = strrchr (parent, '/');
-  *slash = '\0';
-  int pfd = open_target (rootfd, parent, true, err);
-  if (pfd < 0)
-    return -1;
-  int dfd = openat (pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  close (pfd);
-  if (dfd < 0)
-    return corral_fail (err, errno, "open %s", parent);
-  int in = open (src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  int out = in < 0 ? -1
-                   : openat (dfd, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  int e = errno, ret = 0;
-  close (dfd);
-  if (in < 0 || out < 0)
-    ret = in < 0 ? 0 : corral_fail (err, e, "create %s", dst); /* vanished: skip */
-  else
-    {
-      char buf[65536];
-      ssize_t n;
-      while ((n = read (in, buf, sizeof buf)) > 0)
-        if (corral_write_all (out, buf, (size_t) n) < 0)
-          {
-            ret = corral_fail (err, errno, "copy %s", src);
-            break;
-          }
-    }
-  if (in >= 0)
-    close (in);
-  if (out >= 0)
-    close (out);
-  return ret;
-}
-
-static int
-etc_entry (int rootfd, const char *rel, struct corral_error *err)
-{
-  char src[PATH_MAX], dst[PATH_MAX];
-  snprintf (src, sizeof src, "/etc/%s", rel);
-  snprintf (dst, sizeof dst, "/etc/%s", rel);
   struct stat st;
-  if (lstat (src, &st) < 0)
+  if (fstatat (hfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return 0;
   if (S_ISLNK (st.st_mode))
     {
       char target[PATH_MAX];
-      ssize_t n = readlink (src, target, sizeof target - 1);
+      ssize_t n = readlinkat (hfd, name, target, sizeof target - 1);
       if (n < 0)
         return 0;
       target[n] = '\0';
-      char parent[PATH_MAX];
-      snprintf (parent, sizeof parent, "%s", dst);
-      char *slash = strrchr (parent, '/');
-      *slash = '\0';
-      int pfd = open_target (rootfd, parent, true, err);
-      if (pfd < 0)
-        return -1;
-      int r = symlinkat (target, pfd, slash + 1);
-      int e = errno;
-      close (pfd);
-      if (r < 0 && e != EEXIST)
-        return corral_fail (err, e, "symlink %s", dst);
+      if (symlinkat (target, efd, name) < 0 && errno != EEXIST)
+        return corral_fail (err, errno, "symlink /etc/%s", name);
       return 0;
+    }
+  if (S_ISREG (st.st_mode) && st.st_size <= 256 * 1024)
+    {
+      int in = openat (hfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (in < 0)
+        return 0;
+      int out = openat (efd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      int ret = 0;
+      if (out < 0)
+        ret = corral_fail (err, errno, "create /etc/%s", name);
+      else
+        {
+          off_t left = st.st_size;
+          while (left > 0)
+            {
+              ssize_t n = sendfile (out, in, NULL, (size_t) left);
+              if (n <= 0)
+                break; /* shrank meanwhile: keep what was there */
+              left -= n;
+            }
+          close (out);
+        }
+      close (in);
+      return ret;
     }
   if (!S_ISDIR (st.st_mode) && !S_ISREG (st.st_mode))
     return 0;
-  if (access (src, R_OK) < 0)
+  /* A directory, or a file too big to copy: bind it. */
+  bool dir = S_ISDIR (st.st_mode);
+  int src = openat (hfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (src < 0)
     return 0;
-  if (S_ISREG (st.st_mode) && st.st_size <= 256 * 1024)
-    return copy_file (rootfd, src, dst, err);
-  return bind_at_attr (rootfd, src, dst, true, false, false, err);
+  int r = dir ? mkdirat (efd, name, 0755) : mknodat (efd, name, S_IFREG | 0644, 0);
+  int t = r < 0 && errno != EEXIST ? -1 : openat (efd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  int ret = 0;
+  if (t < 0)
+    ret = corral_fail (err, errno, "create mount point /etc/%s", name);
+  else
+    {
+      char sp[64], tp[64];
+      fd_path (src, sp, sizeof sp);
+      fd_path (t, tp, sizeof tp);
+      if (mount (sp, tp, NULL, MS_BIND | MS_REC, NULL) < 0)
+        ret = corral_fail (err, errno, "bind /etc/%s", name);
+      close (t);
+    }
+  close (src);
+  return ret;
 }
 
 static int
 host_etc (int rootfd, struct corral_error *err)
 {
-  DIR *d = opendir ("/etc");
-  if (d == NULL)
+  int hfd = open ("/etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (hfd < 0)
     return 0;
-  if (tmpfs_at (rootfd, "/etc", 4ull << 20, "0755", (uid_t) -1, 0, 0, err) < 0)
+  DIR *d = fdopendir (hfd);
+  if (d == NULL)
     {
-      closedir (d);
-      return -1;
+      close (hfd);
+      return corral_fail (err, errno, "read /etc");
     }
+  int ret = tmpfs_at (rootfd, "/etc", 4ull << 20, "0755", (uid_t) -1, 0, 0, err);
+  int pfd = ret < 0 ? -1 : open_target (rootfd, "/etc", true, err);
+  int efd = pfd < 0 ? -1 : openat (pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (pfd >= 0)
+    close (pfd);
+  if (ret == 0 && efd < 0)
+    ret = corral_fail (err, errno, "open new /etc");
   struct dirent *de;
-  int ret = 0;
   while (ret == 0 && (de = readdir (d)) != NULL)
     {
       if (de->d_name[0] == '.')
@@ -328,17 +360,64 @@ host_etc (int rootfd, struct corral_error *err)
       for (size_t i = 0; etc_allow[i]; i++)
         if (fnmatch (etc_allow[i], de->d_name, 0) == 0)
           {
-            ret = etc_entry (rootfd, de->d_name, err);
+            ret = etc_entry (hfd, efd, de->d_name, err);
             break;
           }
     }
-  closedir (d);
+  /* Entries one level down ("ssl/certs"): their parent is created, not
+   * bound, so that its siblings (ssl/private) stay out. */
   for (size_t i = 0; ret == 0 && etc_allow_sub[i]; i++)
-    ret = etc_entry (rootfd, etc_allow_sub[i], err);
+    {
+      char parent[64];
+      const char *slash = strchr (etc_allow_sub[i], '/');
+      snprintf (parent, sizeof parent, "%.*s", (int) (slash - etc_allow_sub[i]), etc_allow_sub[i]);
+      int hsub = openat (hfd, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (hsub < 0)
+        continue;
+      mkdirat (efd, parent, 0755);
+      int esub = openat (efd, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (esub < 0)
+        ret = corral_fail (err, errno, "create /etc/%s", parent);
+      else
+        {
+          ret = etc_entry (hsub, esub, slash + 1, err);
+          close (esub);
+        }
+      close (hsub);
+    }
+  closedir (d);
+  if (efd >= 0)
+    close (efd);
   if (ret == 0)
     ret = set_attr_at (rootfd, "/etc", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                        true, err);
   return ret;
+}
+
+/* Binds src (a path we trust: the host's /dev or the new /proc) over the
+ * entry name of directory dfd, which must already exist; the entry is
+ * opened without following symlinks.  Returns the mount point fd via *tfd
+ * when asked, else closes it. */
+static int
+bind_over (int dfd, const char *name, const char *src, const char *what, int *tfd,
+           struct corral_error *err)
+{
+  int t = openat (dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (t < 0)
+    return corral_fail (err, errno, "open %s", what);
+  char tp[64];
+  fd_path (t, tp, sizeof tp);
+  if (mount (src, tp, NULL, MS_BIND | MS_REC, NULL) < 0)
+    {
+      int e = errno;
+      close (t);
+      return corral_fail (err, e, "bind %s on %s", src, what);
+    }
+  if (tfd)
+    *tfd = t;
+  else
+    close (t);
+  return 0;
 }
 
 static int
@@ -346,52 +425,49 @@ make_dev (int rootfd, struct corral_error *err)
 {
   if (tmpfs_at (rootfd, "/dev", 64 * 1024, "0755", (uid_t) -1, 0, MS_NOEXEC, err) < 0)
     return -1;
+  int pfd = open_target (rootfd, "/dev", true, err);
+  if (pfd < 0)
+    return -1;
+  int dfd = openat (pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  close (pfd);
+  if (dfd < 0)
+    return corral_fail (err, errno, "open /dev");
+  int ret = 0;
   /* Device nodes are bind mounts of the host's: mknod is not allowed in a
    * user namespace, and a bind cannot be more than the host node. */
   static const char *const nodes[] = { "null", "zero", "full", "random", "urandom" };
-  for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++)
+  for (size_t i = 0; ret == 0 && i < sizeof nodes / sizeof *nodes; i++)
     {
-      char p[32];
-      snprintf (p, sizeof p, "/dev/%s", nodes[i]);
-      if (bind_at_attr (rootfd, p, p, false, true, false, err) < 0)
-        return -1;
+      char src[32];
+      snprintf (src, sizeof src, "/dev/%s", nodes[i]);
+      if (mknodat (dfd, nodes[i], S_IFREG | 0644, 0) < 0)
+        ret = corral_fail (err, errno, "create %s", src);
+      else
+        ret = bind_over (dfd, nodes[i], src, src, NULL, err);
     }
-  int dfd = open_target (rootfd, "/dev", true, err);
-  if (dfd < 0)
-    return -1;
-  /* O_PATH fds cannot be used for symlinkat: reopen as a directory. */
-  int real = openat (dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  close (dfd);
-  if (real < 0)
-    return corral_fail (err, errno, "open /dev");
   static const char *const links[][2] = {
     { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
     { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
   };
-  for (size_t i = 0; i < sizeof links / sizeof *links; i++)
-    if (symlinkat (links[i][1], real, links[i][0]) < 0)
-      {
-        int e = errno;
-        close (real);
-        return corral_fail (err, e, "symlink /dev/%s", links[i][0]);
-      }
-  int r = mkdirat (real, "shm", 01777);
-  int e = errno;
-  close (real);
-  if (r < 0)
-    return corral_fail (err, e, "mkdir /dev/shm");
+  for (size_t i = 0; ret == 0 && i < sizeof links / sizeof *links; i++)
+    if (symlinkat (links[i][1], dfd, links[i][0]) < 0)
+      ret = corral_fail (err, errno, "symlink /dev/%s", links[i][0]);
+  if (ret == 0 && mkdirat (dfd, "shm", 01777) < 0)
+    ret = corral_fail (err, errno, "mkdir /dev/shm");
   /* Read-only (device nodes stay usable: writing to a device is not a
-   * write to the filesystem), nosuid, noexec, for the tmpfs and the nodes;
-   * /dev/shm is mounted later, writable. */
-  if (set_attr_at (rootfd, "/dev", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, true,
-                   err) < 0)
-    return -1;
-  return 0;
+   * write to the filesystem), nosuid, noexec, for the tmpfs and the nodes
+   * at once; /dev/shm is mounted later, writable. */
+  if (ret == 0 && set_attr (dfd, NULL, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+                            true) < 0)
+    ret = corral_fail (err, errno, "make /dev read-only");
+  close (dfd);
+  return ret;
 }
 
 /* A fresh procfs for the new pid namespace, with crun's masks: files that
  * leak host state or act on the host are covered by /dev/null or an empty
- * read-only tmpfs, and the sysctl tree is read-only. */
+ * read-only tmpfs, and the sysctl and other host-wide trees are
+ * read-only. */
 static int
 make_proc (int rootfd, struct corral_error *err)
 {
@@ -405,42 +481,74 @@ make_proc (int rootfd, struct corral_error *err)
   close (t);
   if (r < 0)
     return corral_fail (err, e, "mount /proc");
+  int pfd = open_target (rootfd, "/proc", true, err);
+  if (pfd < 0)
+    return -1;
+  int dfd = openat (pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  close (pfd);
+  if (dfd < 0)
+    return corral_fail (err, errno, "open /proc");
+  int ret = 0;
+  char what[64];
   static const char *const null_files[] = { "kcore", "keys", "latency_stats", "timer_list",
                                             "timer_stats", "sched_debug", "kallsyms",
                                             "sysrq-trigger", "kpagecount", "kpageflags",
                                             "kpagecgroup", "config.gz" };
-  char dst[64];
-  for (size_t i = 0; i < sizeof null_files / sizeof *null_files; i++)
+  for (size_t i = 0; ret == 0 && i < sizeof null_files / sizeof *null_files; i++)
     {
-      snprintf (dst, sizeof dst, NEWROOT "/proc/%s", null_files[i]);
-      if (access (dst, F_OK) == 0)
+      if (faccessat (dfd, null_files[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      snprintf (what, sizeof what, "/proc/%s", null_files[i]);
+      int mt = -1;
+      ret = bind_over (dfd, null_files[i], "/dev/null", what, &mt, err);
+      if (ret == 0)
         {
-          snprintf (dst, sizeof dst, "/proc/%s", null_files[i]);
-          if (bind_at (rootfd, "/dev/null", dst, true, true, err) < 0)
-            return -1;
+          /* reopen: mt is the covered file, the new mount sits on top */
+          close (mt);
+          mt = openat (dfd, null_files[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+          if (mt < 0 || set_attr (mt, NULL, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, false) < 0)
+            ret = corral_fail (err, errno, "make %s read-only", what);
+          if (mt >= 0)
+            close (mt);
         }
     }
   static const char *const empty_dirs[] = { "acpi", "scsi", "asound", "driver" };
-  for (size_t i = 0; i < sizeof empty_dirs / sizeof *empty_dirs; i++)
+  for (size_t i = 0; ret == 0 && i < sizeof empty_dirs / sizeof *empty_dirs; i++)
     {
-      snprintf (dst, sizeof dst, NEWROOT "/proc/%s", empty_dirs[i]);
-      if (access (dst, F_OK) == 0)
-        {
-          snprintf (dst, sizeof dst, "/proc/%s", empty_dirs[i]);
-          if (tmpfs_at (rootfd, dst, 4096, "0555", (uid_t) -1, 0, MS_RDONLY, err) < 0)
-            return -1;
-        }
+      int m = openat (dfd, empty_dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (m < 0)
+        continue;
+      char mp[64];
+      fd_path (m, mp, sizeof mp);
+      if (mount ("tmpfs", mp, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                 "size=4k,mode=0555") < 0)
+        ret = corral_fail (err, errno, "mask /proc/%s", empty_dirs[i]);
+      close (m);
     }
   static const char *const ro_dirs[] = { "sys", "bus", "fs", "irq" };
-  for (size_t i = 0; i < sizeof ro_dirs / sizeof *ro_dirs; i++)
+  for (size_t i = 0; ret == 0 && i < sizeof ro_dirs / sizeof *ro_dirs; i++)
     {
-      char src[64];
-      snprintf (src, sizeof src, NEWROOT "/proc/%s", ro_dirs[i]);
-      snprintf (dst, sizeof dst, "/proc/%s", ro_dirs[i]);
-      if (access (src, F_OK) == 0 && bind_at (rootfd, src, dst, true, false, err) < 0)
-        return -1;
+      int m = openat (dfd, ro_dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (m < 0)
+        continue;
+      char mp[64];
+      fd_path (m, mp, sizeof mp);
+      snprintf (what, sizeof what, "/proc/%s", ro_dirs[i]);
+      if (mount (mp, mp, NULL, MS_BIND | MS_REC, NULL) < 0)
+        ret = corral_fail (err, errno, "bind %s", what);
+      close (m);
+      if (ret == 0)
+        {
+          m = openat (dfd, ro_dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (m < 0 || set_attr (m, NULL, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+                                              | MOUNT_ATTR_NOEXEC, true) < 0)
+            ret = corral_fail (err, errno, "make %s read-only", what);
+          if (m >= 0)
+            close (m);
+        }
     }
-  return 0;
+  close (dfd);
+  return ret;
 }
 
 /* Bind sources are opened before the root tmpfs covers NEWROOT (a source

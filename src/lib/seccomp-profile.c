@@ -697,6 +697,16 @@ corral_sc_profile_load_file (const char *path, struct corral_sc_profile **out,
                              struct corral_error *err)
 {
   *out = NULL;
+  cleanup_free char *text = NULL;
+  if (corral_sc_read_file (path, &text, err) < 0)
+    return -1;
+  return corral_sc_profile_parse (text, path, out, err);
+}
+
+int
+corral_sc_read_file (const char *path, char **out, struct corral_error *err)
+{
+  *out = NULL;
   cleanup_fd int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
     return corral_fail (err, errno, "policy %s: cannot open", path);
@@ -721,6 +731,7 @@ corral_sc_profile_load_file (const char *path, struct corral_sc_profile **out,
   text[n] = '\0';
   if (strlen (text) != (size_t) n)
     return corral_fail (err, 0, "policy %s: contains a NUL byte", path);
-
-  return corral_sc_profile_parse (text, path, out, err);
+  *out = text;
+  text = NULL;
+  return 0;
 }

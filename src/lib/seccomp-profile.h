@@ -87,6 +87,10 @@ int corral_sc_profile_load_file (const char *path, struct corral_sc_profile **ou
 
 void corral_sc_profile_free (struct corral_sc_profile *p);
 
+/* Reads a policy file (size-limited, no NUL bytes) into a malloc'd string;
+ * a missing file fails with err->code ENOENT. */
+int corral_sc_read_file (const char *path, char **text, struct corral_error *err);
+
 /* Short name of a SCMP_ARCH_* token as we print it ("x86_64", "i386",
  * "aarch64"), or NULL for one we do not know. */
 const char *corral_sc_arch_name (uint32_t token);

@@ -17,6 +17,7 @@
  * policy in the forked child is two raw syscalls, with no allocation. */
 #include "internal.h"
 #include "seccomp-profile.h"
+#include "policy-cache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -281,6 +282,37 @@ corral_policy_name (const struct corral_policy *p)
   return p ? p->name : "none";
 }
 
+/* The text's compile from the disk cache, else compiled and stored there. */
+static int
+compile_text_cached (const char *name, const char *text, const char *origin,
+                     struct corral_policy **out, struct corral_error *err)
+{
+  struct corral_policy *p = calloc (1, sizeof *p);
+  if (p != NULL && (p->name = strdup (name)) != NULL
+      && corral_bpf_cache_get (text, &p->notify, &p->kill) == 0)
+    {
+      *out = p;
+      return 0;
+    }
+  corral_policy_free (p);
+  if (corral_policy_compile_text (name, text, origin, out, err) < 0)
+    return -1;
+  corral_bpf_cache_put (text, &(*out)->notify, &(*out)->kill);
+  return 0;
+}
+
+static int
+compile_file_cached (const char *name, const char *path, struct corral_policy **out,
+                     struct corral_error *err)
+{
+  char *text;
+  if (corral_sc_read_file (path, &text, err) < 0)
+    return -1;
+  int r = compile_text_cached (name, text, path, out, err);
+  free (text);
+  return r;
+}
+
 /* ---- finding and caching -------------------------------------------------- */
 
 /* Compiled policies live as long as the process: runs share them by
@@ -341,9 +373,8 @@ load_named (const char *name, struct corral_policy **out, struct corral_error *e
       snprintf (looked[n_looked++], sizeof looked[0], "%s%s", path,
                 dirs[i] == env ? " ($CORRAL_POLICY_DIR)" : "");
 
-      struct corral_sc_profile *prof;
       struct corral_error e = { 0 };
-      if (corral_sc_profile_load_file (path, &prof, &e) < 0)
+      if (compile_file_cached (name, path, out, &e) < 0)
         {
           if (e.code == ENOENT)
             continue;
@@ -351,14 +382,11 @@ load_named (const char *name, struct corral_policy **out, struct corral_error *e
             *err = e;
           return -1;
         }
-      int r = compile_profile (name, prof, path, out, err);
-      corral_sc_profile_free (prof);
-      return r;
+      return 0;
     }
 
   if (strcmp (name, "default") == 0)
-    return corral_policy_compile_text (name, corral_default_policy_json,
-                                       "default (built-in)", out, err);
+    return compile_text_cached (name, corral_default_policy_json, "default (built-in)", out, err);
 
   if (n_looked == 2)
     corral_fail (err, 0, "policy \"%s\": not found; looked for %s and %s",
@@ -392,13 +420,7 @@ corral_policy_load (const char *name_or_path, struct corral_policy **out,
   int r;
   if (strchr (name_or_path, '/') != NULL)
     {
-      struct corral_sc_profile *prof;
-      r = corral_sc_profile_load_file (name_or_path, &prof, err);
-      if (r == 0)
-        {
-          r = compile_profile (name_or_path, prof, name_or_path, &p, err);
-          corral_sc_profile_free (prof);
-        }
+      r = compile_file_cached (name_or_path, name_or_path, &p, err);
     }
   else if (!valid_policy_name (name_or_path))
     r = corral_fail (err, 0, "policy \"%.64s\": a policy name may only have letters, "
