@@ -76,10 +76,10 @@ class Corral:
              "CORRAL_POLICY_DIR": os.path.join(self.world, "policies")}
         return e
 
-    def cli(self, *args, timeout=60, input=None, stdin=None):
+    def cli(self, *args, timeout=60, input=None, stdin=None, env=None):
         """Runs corral with args; returns CompletedProcess (text)."""
         return subprocess.run(self.argv(args), capture_output=True, text=True,
-                              timeout=timeout, env=self.env(), input=input,
+                              timeout=timeout, env={**self.env(), **(env or {})}, input=input,
                               stdin=stdin if input is None else None)
 
     def run(self, *cmd, opts=(), timeout=60):

@@ -70,3 +70,43 @@ def test_policy_by_path(corral, shared_tmp):
     os.chmod(p, 0o644)
     r = corral.run("/bin/pwd", opts=("--policy", str(p)))
     assert r["status"] == "SYS" and r["syscall"] == "getcwd", r
+
+
+def _keyctl(corral, home):
+    import json
+    p = corral.cli("run", "--json", "--bind", f"{corral.world}:/h:ro", "--", "/h/hostile", "keyctl",
+                   env={"HOME": str(home)})
+    return json.loads(p.stdout)
+
+
+def test_compiled_policy_is_cached_on_disk_and_verified(corral, shared_tmp):
+    import os
+    home = shared_tmp / "home"
+    home.mkdir()
+    if corral.mode == "user":
+        os.chown(home, 65534, 65534)
+    r = _keyctl(corral, home)
+    assert r["status"] == "SYS" and r["syscall"] == "keyctl"
+    cache = home / ".cache" / "corral" / "seccomp"
+    files = list(cache.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".bpf"
+    assert oct(cache.stat().st_mode & 0o777) == "0o700"
+    # served from the cache: same verdict
+    r = _keyctl(corral, home)
+    assert r["status"] == "SYS" and r["syscall"] == "keyctl"
+    # a tampered cache file is not trusted: recompiled, rewritten, same verdict
+    data = bytearray(files[0].read_bytes())
+    for i in range(200, len(data)):
+        data[i] = 0
+    files[0].write_bytes(bytes(data))
+    r = _keyctl(corral, home)
+    assert r["status"] == "SYS" and r["syscall"] == "keyctl"
+    assert files[0].read_bytes() != bytes(data)
+    # a cache directory others may write is not used at all
+    os.chmod(cache, 0o777)
+    before = files[0].read_bytes()
+    files[0].write_bytes(b"garbage")
+    r = _keyctl(corral, home)
+    assert r["status"] == "SYS" and r["syscall"] == "keyctl"
+    assert files[0].read_bytes() == b"garbage"
+    assert before != b"garbage"
