@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -26,7 +27,7 @@ usage (void)
 {
   fputs ("hostile: forkbomb|membomb|busy|sleep N|flood|daemon|stopped|mount|unshare|ptrace|"
          "keyctl|tiocsti|int80|x32|io_uring|vsock|clone-newuser|exit N|kill SIG|caps|"
-         "write-file PATH SIZE|fds\n", stderr);
+         "write-file PATH SIZE|fds|runas UID GID CMD...\n", stderr);
   return 2;
 }
 
@@ -36,6 +37,19 @@ main (int argc, char **argv)
   if (argc < 2)
     return usage ();
   const char *c = argv[1];
+  if (!strcmp (c, "runas") && argc > 4)
+    {
+      /* runas UID GID CMD...: drop to an unprivileged identity (test setup,
+       * where no setpriv(1) that can do it is at hand). */
+      gid_t g = (gid_t) atoi (argv[3]);
+      if (setgroups (0, NULL) < 0 || setresgid (g, g, g) < 0)
+        return 125;
+      uid_t u = (uid_t) atoi (argv[2]);
+      if (setresuid (u, u, u) < 0)
+        return 125;
+      execvp (argv[4], argv + 4);
+      return 127;
+    }
   if (!strcmp (c, "exit") && argc > 2)
     return atoi (argv[2]);
   if (!strcmp (c, "kill") && argc > 2)

@@ -1,0 +1,72 @@
+#!/bin/sh
+# make check-vm: prove the cgroup v2 path on a pure v2 host.  Builds an
+# initramfs (busybox, corral and its shared libraries, the static hostile
+# helper, tests/vm/guest-tests.sh), boots it under qemu TCG on Debian's
+# cloud kernel (fetched once with apt-get download, cached, never
+# committed), and reads the results from the serial console.
+#   CORRAL=... CORRAL_HOSTILE=... tests/vm/run-vm.sh
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+CORRAL=${CORRAL:?set CORRAL to the corral binary}
+HOSTILE=${CORRAL_HOSTILE:?set CORRAL_HOSTILE to the hostile helper}
+cache=${CORRAL_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/corral/vm}
+timeout_s=${CORRAL_VM_TIMEOUT:-900}
+for tool in qemu-system-x86_64 busybox cpio gzip apt-get dpkg; do
+  command -v "$tool" >/dev/null || { echo "check-vm: $tool not found (apt-get install qemu-system-x86 busybox-static cpio)" >&2; exit 1; }
+done
+
+# The kernel: exactly the version linux-image-cloud-amd64 depends on.
+mkdir -p "$cache"
+pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+[ -n "$pkg" ] || { echo "check-vm: cannot resolve linux-image-cloud-amd64 (run apt-get update)" >&2; exit 1; }
+kernel=$(ls "$cache/$pkg"/boot/vmlinuz-* 2>/dev/null | head -n 1 || true)
+if [ -z "$kernel" ]; then
+  (cd "$cache" && rm -f "$pkg"_*.deb && apt-get download "$pkg" >/dev/null 2>&1) \
+    || { echo "check-vm: apt-get download $pkg failed" >&2; exit 1; }
+  rm -rf "$cache/$pkg" && dpkg -x "$cache/$pkg"_*.deb "$cache/$pkg"
+  rm -f "$cache/$pkg"_*.deb
+  kernel=$(ls "$cache/$pkg"/boot/vmlinuz-* | head -n 1)
+fi
+
+work=$(mktemp -d /tmp/corral-vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib" "$root/usr/lib64" "$root/etc" \
+  "$root/opt/h" "$root/newroot" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
+for l in bin lib lib64 sbin; do ln -s "usr/$l" "$root/$l"; done
+cp "$(command -v busybox)" "$root/usr/bin/busybox"
+for a in $(busybox --list); do [ -e "$root/usr/bin/$a" ] || ln -s busybox "$root/usr/bin/$a"; done
+cp "$CORRAL" "$root/usr/bin/corral"
+# corral's shared libraries, at the same paths (merged /usr)
+for lib in $(ldd "$CORRAL" | awk '/=> \//{print $3} /^[[:space:]]*\/lib/{print $1}'); do
+  real=$(readlink -f "$lib")
+  dest="$root/usr${lib#/usr}"
+  mkdir -p "$(dirname "$dest")"
+  cp "$real" "$dest"
+done
+cp "$HOSTILE" "$root/opt/h/hostile"
+chmod 755 "$root/opt/h/hostile"
+printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
+printf 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n' > "$root/etc/group"
+cp "$here/guest-init.sh" "$root/init"
+cp "$here/guest-tests.sh" "$root/guest-tests.sh"
+chmod 755 "$root/init" "$root/guest-tests.sh"
+(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$work/initrd.gz"
+
+echo "check-vm: booting $(basename "$kernel") under qemu TCG (timeout ${timeout_s}s)"
+start=$(date +%s)
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1536 -smp 2 -nographic -no-reboot \
+  -kernel "$kernel" -initrd "$work/initrd.gz" \
+  -append "console=ttyS0 panic=-1 quiet loglevel=3" > "$work/console.txt" 2>&1 || true
+echo "check-vm: guest ran $(( $(date +%s) - start )) s"
+grep "VMTEST" "$work/console.txt" | tr -d '\r' || true
+summary=$(grep -a "^VMTEST [0-9]* passed, [0-9]* failed" "$work/console.txt" | tr -d '\r' | tail -n 1)
+if [ -z "$summary" ]; then
+  echo "check-vm: the guest did not finish (hang, crash or timeout); console tail:" >&2
+  tail -n 40 "$work/console.txt" >&2
+  exit 1
+fi
+case "$summary" in
+  *" 0 failed") echo "check-vm: ${summary#VMTEST }"; exit 0 ;;
+  *) exit 1 ;;
+esac
