@@ -29,11 +29,12 @@ usage (FILE *f)
          "\n"
          "Commands:\n"
          "  run [OPTIONS] -- CMD [ARG...]   run one program in a fresh sandbox\n"
+         "  eval humaneval [OPTIONS]        score HumanEval samples like the reference harness\n"
          "  doctor [--json]                 what this host offers and what corral will use\n"
          "  help                            this text\n"
          "\n"
          "`corral COMMAND --help` describes a command; see corral(1), corral-run(1),\n"
-         "corral-doctor(1) and corral-policy(5).\n",
+         "corral-eval(1), corral-doctor(1) and corral-policy(5).\n",
          f);
 }
 
@@ -50,6 +51,8 @@ main (int argc, char **argv)
     return cmd_run (argc - 1, argv + 1);
   if (strcmp (cmd, "doctor") == 0)
     return cmd_doctor (argc - 1, argv + 1);
+  if (strcmp (cmd, "eval") == 0)
+    return cmd_eval (argc - 1, argv + 1);
   if (strcmp (cmd, "help") == 0 || strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0)
     {
       usage (stdout);

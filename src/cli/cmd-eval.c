@@ -1,0 +1,220 @@
+/* cmd-eval.c - `corral eval BENCHMARK [OPTIONS]`: options to struct
+ * eval_opts; the evaluator (src/eval) does the rest. */
+#include "config.h"
+#include "cli.h"
+#include "corral.h"
+#include "eval.h"
+#include "pool.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { OPT_PROBLEMS = 256, OPT_SAMPLES, OPT_OUT, OPT_TIMEOUT, OPT_K, OPT_JSON, OPT_RESUME,
+       OPT_MEMORY, OPT_PIDS, OPT_PYTHON, OPT_POLICY, OPT_NO_PROGRESS };
+
+static const struct option options[] = {
+  { "problems", required_argument, NULL, OPT_PROBLEMS },
+  { "samples", required_argument, NULL, OPT_SAMPLES },
+  { "out", required_argument, NULL, OPT_OUT },
+  { "jobs", required_argument, NULL, 'j' },
+  { "timeout", required_argument, NULL, OPT_TIMEOUT },
+  { "k", required_argument, NULL, OPT_K },
+  { "json", no_argument, NULL, OPT_JSON },
+  { "resume", no_argument, NULL, OPT_RESUME },
+  { "memory", required_argument, NULL, OPT_MEMORY },
+  { "pids", required_argument, NULL, OPT_PIDS },
+  { "python", required_argument, NULL, OPT_PYTHON },
+  { "policy", required_argument, NULL, OPT_POLICY },
+  { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+  { "help", no_argument, NULL, 'h' },
+  { NULL, 0, NULL, 0 },
+};
+
+static void
+eval_usage (FILE *f)
+{
+  fputs ("Usage: corral eval humaneval --problems FILE --samples FILE [OPTIONS]\n"
+         "\n"
+         "Scores samples exactly like openai/human-eval, each in its own sandbox.\n"
+         "  --problems FILE     HumanEval problems, JSONL or JSONL.gz\n"
+         "  --samples FILE      {\"task_id\", \"completion\"} rows, any number per task\n"
+         "  --out FILE          results (default SAMPLES_results.jsonl)\n"
+         "  -j, --jobs N        parallel sandboxes (default half the CPUs, at least 1)\n"
+         "  --timeout SEC       per sample (default 3.0, as the reference)\n"
+         "  --k LIST            pass@k to report (default 1,10,100)\n"
+         "  --json              print the summary as JSON\n"
+         "  --resume            keep samples already scored in the results file\n"
+         "  --memory SIZE       per sandbox (default 2G)\n"
+         "  --pids N            per sandbox (default 128)\n"
+         "  --python PATH       interpreter inside the sandbox (default python3)\n"
+         "  --policy NAME|PATH  seccomp policy (default `default`)\n"
+         "  --no-progress       no progress line on a terminal\n"
+         "\n"
+         "Exit status: 0 scored, 1 scored but some rows were bad (reported with their\n"
+         "line numbers), 2 usage, 125 the evaluation could not run, 130 interrupted\n"
+         "(what finished is written).\n",
+         f);
+}
+
+static void
+on_sigint (int sig)
+{
+  (void) sig;
+  eval_pool_interrupt ();
+}
+
+int
+cmd_eval (int argc, char **argv)
+{
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      eval_usage (argc < 2 ? stderr : stdout);
+      return argc < 2 ? EXIT_USAGE : 0;
+    }
+  const char *bench = argv[1];
+  if (strcmp (bench, "humaneval") != 0)
+    {
+      cli_error ("eval", "unknown benchmark `%s` (supported: humaneval)", bench);
+      return EXIT_USAGE;
+    }
+  struct eval_opts o = {
+    .jobs = eval_default_jobs (), .timeout = 3.0, .ks = { 1, 10, 100 }, .n_ks = 3,
+    .memory = 2ull << 30, .pids = 128, .python = "python3", .progress = isatty (2),
+  };
+  const char *policy_name = "default";
+  optind = 1;
+  opterr = 0;
+  int c;
+  argc--;
+  argv++;
+  while ((c = getopt_long (argc, argv, "+hj:", options, NULL)) != -1)
+    {
+      const char *name = optind > 1 ? argv[optind - 1] : "?";
+      char *end;
+      switch (c)
+        {
+        case 'h': eval_usage (stdout); return 0;
+        case OPT_PROBLEMS: o.problems = optarg; break;
+        case OPT_SAMPLES: o.samples = optarg; break;
+        case OPT_OUT: o.out = optarg; break;
+        case 'j':
+          {
+            errno = 0;
+            unsigned long v = strtoul (optarg, &end, 10);
+            if (errno || *end || v == 0 || v > 1024 || optarg[0] == '-')
+              {
+                cli_error ("eval", "-j: bad worker count `%s` (1 to 1024)", optarg);
+                return EXIT_USAGE;
+              }
+            o.jobs = (unsigned) v;
+            break;
+          }
+        case OPT_TIMEOUT:
+          {
+            errno = 0;
+            double v = strtod (optarg, &end);
+            if (errno || *end || !(v > 0) || v > 86400)
+              {
+                cli_error ("eval", "--timeout: bad duration `%s` (seconds, e.g. 3)", optarg);
+                return EXIT_USAGE;
+              }
+            o.timeout = v;
+            break;
+          }
+        case OPT_K:
+          {
+            o.n_ks = 0;
+            char *copy = strdup (optarg), *save = NULL;
+            for (char *t = strtok_r (copy, ",", &save); t; t = strtok_r (NULL, ",", &save))
+              {
+                errno = 0;
+                unsigned long v = strtoul (t, &end, 10);
+                if (errno || *end || v == 0 || v > 100000 || o.n_ks == 8 || t[0] == '-')
+                  {
+                    free (copy);
+                    cli_error ("eval", "--k: bad list `%s` (up to 8 positive numbers, e.g. 1,10)", optarg);
+                    return EXIT_USAGE;
+                  }
+                o.ks[o.n_ks++] = (unsigned) v;
+              }
+            free (copy);
+            if (o.n_ks == 0)
+              {
+                cli_error ("eval", "--k: empty list");
+                return EXIT_USAGE;
+              }
+            break;
+          }
+        case OPT_JSON: o.json = true; break;
+        case OPT_RESUME: o.resume = true; break;
+        case OPT_MEMORY:
+          if (corral_parse_size (optarg, &o.memory) < 0
+              || (o.memory != CORRAL_NO_LIMIT && o.memory < (16u << 20)))
+            {
+              cli_error ("eval", "--memory: bad size `%s` (at least 16M, e.g. 2G)", optarg);
+              return EXIT_USAGE;
+            }
+          break;
+        case OPT_PIDS:
+          {
+            errno = 0;
+            unsigned long long v = strtoull (optarg, &end, 10);
+            if (errno || *end || v < 2 || optarg[0] == '-')
+              {
+                cli_error ("eval", "--pids: bad count `%s` (at least 2)", optarg);
+                return EXIT_USAGE;
+              }
+            o.pids = v;
+            break;
+          }
+        case OPT_PYTHON: o.python = optarg; break;
+        case OPT_POLICY: policy_name = optarg; break;
+        case OPT_NO_PROGRESS: o.progress = false; break;
+        default:
+          if (optopt && optopt < 256 && optopt != '?')
+            cli_error ("eval", "option `-%c` %s", optopt,
+                       strchr ("j", optopt) ? "needs a value" : "is unknown");
+          else if (optopt)
+            cli_error ("eval", "option `%s` needs a value", name);
+          else
+            cli_error ("eval", "unknown option `%s` (see `corral eval --help`)", name);
+          return EXIT_USAGE;
+        }
+    }
+  if (optind < argc)
+    {
+      cli_error ("eval", "unexpected argument `%s`", argv[optind]);
+      return EXIT_USAGE;
+    }
+  if (o.problems == NULL || o.samples == NULL)
+    {
+      cli_error ("eval", "humaneval needs --problems FILE and --samples FILE");
+      return EXIT_USAGE;
+    }
+  struct corral_error err = { 0 };
+  struct corral_policy *policy = NULL;
+  if (corral_policy_load (policy_name, &policy, &err) < 0)
+    {
+      cli_error ("eval", "%s", err.msg);
+      return EXIT_IE;
+    }
+  o.policy = policy;
+  struct sigaction sa = { .sa_handler = on_sigint };
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  fflush (stdout);
+  int r = eval_humaneval (&o, &err);
+  if (r < 0)
+    {
+      cli_error ("eval", "%s", err.msg);
+      return EXIT_IE;
+    }
+  return r == 2 ? 130 : r;
+}

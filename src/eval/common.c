@@ -1,0 +1,90 @@
+/* common.c - small pieces both benchmarks share: pass@k, nonces, verdict
+ * lines. */
+#include "config.h"
+#include "eval.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The reference estimator (human-eval, LiveCodeBench):
+ *   1                                   if n - c < k
+ *   1 - prod_{i=n-c+1..n} (1 - k / i)   otherwise */
+double
+eval_pass_at_k (unsigned n, unsigned c, unsigned k)
+{
+  if (n < k || n - c < k)
+    return 1.0;
+  double prod = 1.0;
+  for (unsigned i = n - c + 1; i <= n; i++)
+    prod *= 1.0 - (double) k / (double) i;
+  return 1.0 - prod;
+}
+
+void
+eval_nonce (char out[25])
+{
+  unsigned char r[12];
+  if (getrandom (r, sizeof r, 0) != (ssize_t) sizeof r)
+    for (size_t i = 0; i < sizeof r; i++)
+      r[i] = (unsigned char) rand ();
+  for (size_t i = 0; i < sizeof r; i++)
+    sprintf (out + 2 * i, "%02x", r[i]);
+  out[24] = '\0';
+}
+
+char *
+eval_find_verdict (const char *out, const char *nonce)
+{
+  if (out == NULL)
+    return NULL;
+  size_t nl = strlen (nonce);
+  const char *found = NULL;
+  for (const char *p = out; (p = strstr (p, nonce)) != NULL; p += nl)
+    if (p == out || p[-1] == '\n')
+      found = p + nl;
+  if (found == NULL)
+    return NULL;
+  const char *end = strchr (found, '\n');
+  size_t len = end ? (size_t) (end - found) : strlen (found);
+  char *line = strndup (found, len);
+  if (line == NULL)
+    return NULL;
+  cJSON *v = cJSON_Parse (line);
+  free (line);
+  char *s = NULL;
+  if (cJSON_IsString (v))
+    s = strdup (v->valuestring);
+  cJSON_Delete (v);
+  return s;
+}
+
+int
+eval_write_all (int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      p += n;
+      len -= (size_t) n;
+    }
+  return 0;
+}
+
+uint64_t
+eval_now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
