@@ -40,8 +40,8 @@ eval_pool_interrupt (void)
 unsigned
 eval_default_jobs (void)
 {
-  long n = sysconf (_SC_NPROCESSORS_ONLN);
-  return n >= 4 ? (unsigned) (n / 2) : 1;
+  long n = sysconf (_SC_NPROCESSORS_ONLN) / 2;
+  return n >= 1 ? (unsigned) n : 1;
 }
 
 static void
