@@ -172,6 +172,9 @@ def test_pass_at_k_with_several_samples_per_task(corral, work):
 @pytest.mark.parametrize("args,needle", [
     (["eval"], "Usage"),
     (["eval", "mbpp"], "unknown benchmark `mbpp`"),
+    (["eval", "livecodebench", "--difficulty", "brutal"], "not easy, medium or hard"),
+    (["eval", "livecodebench", "--start-date", "2024-13-01"], "bad date"),
+    (["eval", "humaneval", "--platform", "x", "--problems", "x", "--samples", "y"], "for livecodebench"),
     (["eval", "humaneval"], "needs --problems FILE and --samples FILE"),
     (["eval", "humaneval", "-j", "0", "--problems", "x", "--samples", "y"], "bad worker count"),
     (["eval", "humaneval", "--timeout", "-1", "--problems", "x", "--samples", "y"], "bad duration"),

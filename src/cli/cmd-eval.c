@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 enum { OPT_PROBLEMS = 256, OPT_SAMPLES, OPT_OUT, OPT_TIMEOUT, OPT_K, OPT_JSON, OPT_RESUME,
-       OPT_MEMORY, OPT_PIDS, OPT_PYTHON, OPT_POLICY, OPT_NO_PROGRESS };
+       OPT_MEMORY, OPT_PIDS, OPT_PYTHON, OPT_POLICY, OPT_NO_PROGRESS, OPT_PLATFORM,
+       OPT_DIFFICULTY, OPT_START, OPT_END };
 
 static const struct option options[] = {
   { "problems", required_argument, NULL, OPT_PROBLEMS },
@@ -31,6 +32,10 @@ static const struct option options[] = {
   { "python", required_argument, NULL, OPT_PYTHON },
   { "policy", required_argument, NULL, OPT_POLICY },
   { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+  { "platform", required_argument, NULL, OPT_PLATFORM },
+  { "difficulty", required_argument, NULL, OPT_DIFFICULTY },
+  { "start-date", required_argument, NULL, OPT_START },
+  { "end-date", required_argument, NULL, OPT_END },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -39,16 +44,22 @@ static void
 eval_usage (FILE *f)
 {
   fputs ("Usage: corral eval humaneval --problems FILE --samples FILE [OPTIONS]\n"
+         "       corral eval livecodebench --problems FILE --samples FILE [OPTIONS]\n"
          "\n"
-         "Scores samples exactly like openai/human-eval, each in its own sandbox.\n"
-         "  --problems FILE     HumanEval problems, JSONL or JSONL.gz\n"
-         "  --samples FILE      {\"task_id\", \"completion\"} rows, any number per task\n"
-         "  --out FILE          results (default SAMPLES_results.jsonl)\n"
+         "Scores samples exactly like the reference harness (openai/human-eval,\n"
+         "lcb_runner), each sample or generation in its own sandbox.\n"
+         "  --problems FILE     HumanEval problems / code_generation_lite rows, JSONL(.gz)\n"
+         "  --samples FILE      HumanEval: {\"task_id\", \"completion\"} rows;\n"
+         "                      LiveCodeBench: [{\"question_id\", \"code_list\"}] (JSON or JSONL)\n"
+         "  --out FILE          results (default SAMPLES_results.jsonl / SAMPLES_eval_all.json)\n"
          "  -j, --jobs N        parallel sandboxes (default half the CPUs, at least 1)\n"
-         "  --timeout SEC       per sample (default 3.0, as the reference)\n"
-         "  --k LIST            pass@k to report (default 1,10,100)\n"
+         "  --timeout SEC       per sample (HumanEval, default 3.0) or per test\n"
+         "                      (LiveCodeBench, whole seconds, default 6), as the references\n"
+         "  --k LIST            pass@k to report (default 1,10,100 / 1,5)\n"
          "  --json              print the summary as JSON\n"
-         "  --resume            keep samples already scored in the results file\n"
+         "  --resume            HumanEval: keep samples already scored in the results file\n"
+         "  --platform P, --difficulty D, --start-date YYYY-MM-DD, --end-date YYYY-MM-DD\n"
+         "                      LiveCodeBench: only the questions that match\n"
          "  --memory SIZE       per sandbox (default 2G)\n"
          "  --pids N            per sandbox (default 128)\n"
          "  --python PATH       interpreter inside the sandbox (default python3)\n"
@@ -77,15 +88,19 @@ cmd_eval (int argc, char **argv)
       return argc < 2 ? EXIT_USAGE : 0;
     }
   const char *bench = argv[1];
-  if (strcmp (bench, "humaneval") != 0)
+  bool lcb = strcmp (bench, "livecodebench") == 0;
+  if (strcmp (bench, "humaneval") != 0 && !lcb)
     {
-      cli_error ("eval", "unknown benchmark `%s` (supported: humaneval)", bench);
+      cli_error ("eval", "unknown benchmark `%s` (humaneval or livecodebench)", bench);
       return EXIT_USAGE;
     }
   struct eval_opts o = {
-    .jobs = eval_default_jobs (), .timeout = 3.0, .ks = { 1, 10, 100 }, .n_ks = 3,
-    .memory = 2ull << 30, .pids = 128, .python = "python3", .progress = isatty (2),
+    .jobs = eval_default_jobs (), .timeout = lcb ? 6.0 : 3.0, .ks = { 1, 10, 100 },
+    .n_ks = lcb ? 2 : 3, .memory = 2ull << 30, .pids = 128, .python = "python3",
+    .progress = isatty (2),
   };
+  if (lcb)
+    o.ks[1] = 5;
   const char *policy_name = "default";
   optind = 1;
   opterr = 0;
@@ -118,7 +133,7 @@ cmd_eval (int argc, char **argv)
           {
             errno = 0;
             double v = strtod (optarg, &end);
-            if (errno || *end || !(v > 0) || v > 86400)
+            if (errno || *end || !(v > 0) || v > 86400 || (lcb && v < 1))
               {
                 cli_error ("eval", "--timeout: bad duration `%s` (seconds, e.g. 3)", optarg);
                 return EXIT_USAGE;
@@ -175,6 +190,28 @@ cmd_eval (int argc, char **argv)
         case OPT_PYTHON: o.python = optarg; break;
         case OPT_POLICY: policy_name = optarg; break;
         case OPT_NO_PROGRESS: o.progress = false; break;
+        case OPT_PLATFORM: o.platform = optarg; break;
+        case OPT_DIFFICULTY:
+          if (strcmp (optarg, "easy") && strcmp (optarg, "medium") && strcmp (optarg, "hard"))
+            {
+              cli_error ("eval", "--difficulty: `%s` is not easy, medium or hard", optarg);
+              return EXIT_USAGE;
+            }
+          o.difficulty = optarg;
+          break;
+        case OPT_START: case OPT_END:
+          {
+            int y, m, d;
+            char tail;
+            if (sscanf (optarg, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12
+                || d < 1 || d > 31 || strlen (optarg) != 10)
+              {
+                cli_error ("eval", "%s: bad date `%s` (YYYY-MM-DD)", name, optarg);
+                return EXIT_USAGE;
+              }
+            if (c == OPT_START) o.start_date = optarg; else o.end_date = optarg;
+            break;
+          }
         default:
           if (optopt && optopt < 256 && optopt != '?')
             cli_error ("eval", "option `-%c` %s", optopt,
@@ -193,7 +230,17 @@ cmd_eval (int argc, char **argv)
     }
   if (o.problems == NULL || o.samples == NULL)
     {
-      cli_error ("eval", "humaneval needs --problems FILE and --samples FILE");
+      cli_error ("eval", "%s needs --problems FILE and --samples FILE", bench);
+      return EXIT_USAGE;
+    }
+  if (!lcb && (o.platform || o.difficulty || o.start_date || o.end_date))
+    {
+      cli_error ("eval", "--platform, --difficulty and the dates are for livecodebench");
+      return EXIT_USAGE;
+    }
+  if (lcb && o.resume)
+    {
+      cli_error ("eval", "--resume is not available for livecodebench yet");
       return EXIT_USAGE;
     }
   struct corral_error err = { 0 };
@@ -210,7 +257,7 @@ cmd_eval (int argc, char **argv)
   sigaction (SIGTERM, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
   fflush (stdout);
-  int r = eval_humaneval (&o, &err);
+  int r = lcb ? eval_livecodebench (&o, &err) : eval_humaneval (&o, &err);
   if (r < 0)
     {
       cli_error ("eval", "%s", err.msg);

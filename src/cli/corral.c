@@ -29,7 +29,7 @@ usage (FILE *f)
          "\n"
          "Commands:\n"
          "  run [OPTIONS] -- CMD [ARG...]   run one program in a fresh sandbox\n"
-         "  eval humaneval [OPTIONS]        score HumanEval samples like the reference harness\n"
+         "  eval humaneval|livecodebench    score samples like the reference harnesses\n"
          "  doctor [--json]                 what this host offers and what corral will use\n"
          "  help                            this text\n"
          "\n"

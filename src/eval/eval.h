@@ -20,11 +20,14 @@ struct eval_opts {
   uint64_t memory, pids;  /* sandbox limits */
   const char *python;     /* interpreter inside the sandbox */
   const struct corral_policy *policy;
+  /* LiveCodeBench question filters (NULL = all) */
+  const char *platform, *difficulty, *start_date, *end_date;
 };
 
 /* 0: scored (bad rows, reported on stderr, make it 1); -1 with err when
  * the run could not be done; 2 when interrupted (what finished is written). */
 int eval_humaneval (const struct eval_opts *o, struct corral_error *err);
+int eval_livecodebench (const struct eval_opts *o, struct corral_error *err);
 
 /* Unbiased pass@k for one task with n samples, c correct. */
 double eval_pass_at_k (unsigned n, unsigned c, unsigned k);
