@@ -195,3 +195,214 @@ def test_missing_or_bad_problem_file(corral, work):
     write_samples(bad, [{"task_id": "x"}])
     p = corral.cli("eval", "humaneval", "--problems", str(bad), "--samples", str(s))
     assert p.returncode == 125 and "badprob.jsonl:1: not a HumanEval problem" in p.stderr
+
+
+# ---- LiveCodeBench -----------------------------------------------------------
+
+LCB = os.path.join(DATA, "livecodebench")
+# near the 6 s limit on these machines: the reference passed them on a quiet
+# machine and failed them under load (../shared/data/README.md)
+TIMING = {"abc338_c", "abc345_d"}
+# These two generations start their solution in a threading.Thread and
+# return at once: whether the thread reads the patched stdin and prints
+# into the captured stdout before the grader restores them is a race
+# (abc344_c also binds `stdin` by a top-level `from sys import stdin`, which
+# the reference hoists and runs before stdin is patched).  Reported, not
+# hidden: the slow test prints every mismatch.
+THREAD_RACE = {"abc338_d", "abc344_c"}
+
+
+def lcb_reference():
+    return json.load(open(os.path.join(LCB, "o1_preview_reference.json")))["graded"]
+
+
+def lcb_eval(corral, work, samples, *extra, problems=None):
+    problems = problems or os.path.join(LCB, "lcb_public_879.jsonl")
+    if corral.mode == "user" and not problems.startswith(str(work)):
+        shutil.copy(problems, work / "lcb.jsonl")
+        os.chmod(work / "lcb.jsonl", 0o644)
+        problems = str(work / "lcb.jsonl")
+    p = corral.cli("eval", "livecodebench", "--problems", problems, "--samples", str(samples),
+                   "--json", *extra, timeout=3600)
+    summary = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else None
+    out = str(samples) + "_eval_all.json"
+    return p, summary, (json.load(open(out)) if os.path.exists(out) else None)
+
+
+def lcb_subset():
+    """A fixed subset: every platform, both test kinds, both encodings of
+    the private tests, passes and failures."""
+    samples = {s["question_id"]: s for s in
+               json.load(open(os.path.join(LCB, "o1_preview_samples.json")))}
+    ref = lcb_reference()
+    rows = [json.loads(l) for l in open(os.path.join(LCB, "lcb_public_879.jsonl"))]
+    pick, seen = [], {}
+    for r in rows:
+        qid = r["question_id"]
+        if qid in TIMING or qid in THREAD_RACE or qid not in samples:
+            continue
+        encoded = not r["private_test_cases"].lstrip().startswith("[")
+        key = (r["platform"], bool(json.loads(r["metadata"]).get("func_name")), encoded,
+               ref[qid][0])
+        if seen.get(key, 0) < 2:
+            seen[key] = seen.get(key, 0) + 1
+            pick.append(samples[qid])
+    return pick
+
+
+def test_lcb_subset_agrees_with_reference(corral, work):
+    pick = lcb_subset()
+    assert len(pick) >= 16
+    s = work / "lcb_subset.json"
+    s.write_text(json.dumps(pick))
+    os.chmod(s, 0o666)
+    p, summary, out = lcb_eval(corral, work, s, "-j", "2")
+    assert p.returncode == 0, p.stderr
+    ref = lcb_reference()
+    mismatches = [(o["question_id"], ref[o["question_id"]], o["graded_list"]) for o in out
+                  if o["graded_list"] != ref[o["question_id"]]]
+    assert mismatches == []
+    assert {o["platform"] for o in out} == {"atcoder", "leetcode", "codeforces"}
+    assert any(g is False for o in out for g in o["graded_list"])
+    # eval_all fields, and metadata that says why a generation failed
+    o = next(o for o in out if o["graded_list"] == [False])
+    assert set(o) >= {"question_id", "question_title", "platform", "difficulty", "contest_date",
+                      "code_list", "graded_list", "pass@1", "metadata"}
+    m = o["metadata"][0]
+    # a failed test is False (call-based wrong answer) or its code, as the reference
+    assert m["results"][-1] in (False, -1, -2, -3, -4) and "wall_ms" in m
+    assert summary["generations"] == len(pick)
+    assert set(summary["by_difficulty"]) <= {"easy", "medium", "hard"}
+
+
+@pytest.mark.skipif(not os.environ.get("CORRAL_SLOW"), reason="slow: set CORRAL_SLOW=1 (make check-slow)")
+def test_lcb_all_o1_preview_generations_agree(corral_root, shared_tmp):
+    s = shared_tmp / "o1.json"
+    shutil.copy(os.path.join(LCB, "o1_preview_samples.json"), s)
+    p, summary, out = lcb_eval(corral_root, shared_tmp, s, "-j", "2")
+    assert p.returncode in (0, 1), p.stderr
+    ref = lcb_reference()
+    compared = [o for o in out if o["question_id"] in ref]
+    assert len(compared) == len(ref) == 879
+    mismatches = [(o["question_id"], ref[o["question_id"]], o["graded_list"]) for o in compared
+                  if o["graded_list"] != ref[o["question_id"]]]
+    print(f"\nLCB O1-preview: {len(compared) - len(mismatches)}/{len(compared)} agree;"
+          f" mismatches: {mismatches}")
+    assert [m for m in mismatches if m[0] not in TIMING | THREAD_RACE] == []
+
+
+def _problem(qid, private, func_name=None, public=None):
+    return {"question_title": qid, "question_content": "", "platform": "atcoder",
+            "question_id": qid, "contest_id": "c", "contest_date": "2024-01-01T00:00:00",
+            "starter_code": "", "difficulty": "easy",
+            "public_test_cases": json.dumps(public or [{"input": "1\n", "output": "2\n", "testtype": "stdin"}]),
+            "private_test_cases": private,
+            "metadata": json.dumps({"func_name": func_name} if func_name else {})}
+
+
+def _encode(pickled):
+    import base64
+    import zlib
+    return base64.b64encode(zlib.compress(pickled)).decode()
+
+
+def test_lcb_hostile_pickles_are_refused(corral, work):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch /tmp/corral-pwned",))
+
+    cases = {
+        "evil": (_encode(pickle.dumps(Evil(), protocol=4)), "private test cases: the pickle holds more"),
+        "evil0": (_encode(pickle.dumps(Evil(), protocol=0)), "private test cases: pickle opcode"),
+        "two": (_encode(pickle.dumps(("[]", "[]"), protocol=4)), "pickle opcode 0x"),
+        "trunc": (_encode(pickle.dumps("[]" * 100, protocol=4)[:-20]), "truncated or malformed"),
+        "notb64": ("!!!", "neither JSON nor base64"),
+        "notzlib": ("aGVsbG8=", "not zlib"),
+        "notlist": (_encode(pickle.dumps('{"a": 1}', protocol=4)), "not a JSON list"),
+    }
+    for name, (private, needle) in cases.items():
+        prob = work / f"p_{name}.jsonl"
+        prob.write_text(json.dumps(_problem(name, private)) + "\n")
+        os.chmod(prob, 0o644)
+        s = work / f"s_{name}.json"
+        s.write_text(json.dumps([{"question_id": name, "code_list": ["print(2)"]}]))
+        os.chmod(s, 0o666)
+        p, _, _ = lcb_eval(corral, work, s, problems=str(prob))
+        assert p.returncode == 125, (name, p.stderr)
+        assert needle in p.stderr and f"question {name}" in p.stderr, (name, p.stderr)
+    assert not os.path.exists("/tmp/corral-pwned")
+
+
+def test_lcb_formats_filters_and_verdicts(corral, work):
+    tests = json.dumps([{"input": "2\n", "output": "4\n", "testtype": "stdin"},
+                        {"input": "5\n", "output": "10\n", "testtype": "stdin"}])
+    fn_tests = json.dumps([{"input": "[1, 2]\n3", "output": "[4, 5]", "testtype": "functional"}])
+    probs = [
+        _problem("dbl", tests),
+        dict(_problem("add", fn_tests, func_name="addAll",
+                      public=[{"input": "[0]\n1", "output": "[1]", "testtype": "functional"}]),
+             platform="leetcode", difficulty="medium"),
+    ]
+    prob = work / "p.jsonl"
+    prob.write_text("".join(json.dumps(p) + "\n" for p in probs))
+    os.chmod(prob, 0o644)
+    sol = ("class Solution:\n    def addAll(self, xs, k):\n        return tuple(x + k for x in xs)\n")
+    rows = [
+        {"question_id": "dbl", "code_list": [
+            "n = int(input())\nprint(n * 2)",                       # passes
+            "import sys\nprint(int(sys.stdin.read()) * 2, ' ')",    # passes (lines are stripped)
+            "print(4)",                                             # WA on the 2nd test
+            "while True: pass",                                     # TLE (per-test alarm)
+            "raise SystemExit(0)",                                  # no output: WA
+            "x = 1/0",                                              # RE
+        ]},
+        {"question_id": "add", "code_list": [sol, sol.replace("x + k", "x - k")]},
+        {"question_id": "nope", "code_list": ["print(1)"]},
+    ]
+    s = work / "s.jsonl"  # JSONL rows work as well as one JSON list
+    s.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    os.chmod(s, 0o666)
+    p, summary, out = lcb_eval(corral, work, s, "--timeout", "1", problems=str(prob))
+    assert p.returncode == 1 and "line 3: question_id not among the problems" in p.stderr
+    by = {o["question_id"]: o for o in out}
+    assert by["dbl"]["graded_list"] == [True, True, False, False, False, False]
+    codes = [m["results"][-1] for m in by["dbl"]["metadata"]]
+    assert codes[2:] == [-2, -3, -2, -4]
+    assert by["dbl"]["metadata"][2]["metadata"]["expected"] == "2\n"  # the public test comes first
+    assert by["add"]["graded_list"] == [True, False]
+    assert summary["pass_at_k"]["pass@1"] == (2 / 6 + 1 / 2) / 2
+    # filters: only the medium question is graded
+    p, summary, out = lcb_eval(corral, work, s, "--difficulty", "medium", problems=str(prob))
+    assert [o["question_id"] for o in out] == ["add"]
+    assert "filters leave out" in p.stderr
+
+
+def test_interrupt_writes_what_finished_and_resume_completes(corral, work):
+    import signal
+    import subprocess
+    import time
+    s = work / "slow.jsonl"
+    rows = [{"task_id": "test/0", "completion": "    return 1"}] * 2 + \
+           [{"task_id": "test/0", "completion": "    import time\n    time.sleep(1.5)\n    return 1"}] * 6
+    write_samples(s, rows)
+    p = subprocess.Popen(corral.argv(["eval", "humaneval", "--problems", str(work / "example_problem.jsonl"),
+                                      "--samples", str(s), "-j", "1", "--json"]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=corral.env())
+    time.sleep(2.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["interrupted"] is True
+    partial = [json.loads(l) for l in open(str(s) + "_results.jsonl")]
+    assert 2 <= len(partial) < 8
+    assert all(r["passed"] for r in partial)  # nothing killed is recorded as a failure
+    # no sandbox or worker is left
+    from conftest import processes_matching
+    assert processes_matching(b"humaneval_runner.py - runs one") == []  # the -c text
+    p2, summary2, results = evaluate(corral, work, s, "--resume", problems="example_problem.jsonl")
+    assert p2.returncode == 0, p2.stderr
+    assert len(results) == 8 and all(r["passed"] for r in results)
+    assert f"resuming: {len(partial)} of 8" in p2.stderr

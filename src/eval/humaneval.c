@@ -307,7 +307,14 @@ run_one (void *ctx, size_t index, char *out)
       char tag[32];
       snprintf (tag, sizeof tag, "%s:", nonce);
       char *verdict = eval_find_verdict (res.out, tag);
-      if (res.status == CORRAL_IE)
+      if (res.status == CORRAL_IE && strncmp (res.reason, "interrupted", 11) == 0)
+        {
+          /* killed by Ctrl-C: not a verdict, so not written, and a
+           * --resume runs it again */
+          memcpy (out, "{\"interrupted\":true}", 20);
+          n = 20;
+        }
+      else if (res.status == CORRAL_IE)
         {
           char msg[700];
           snprintf (msg, sizeof msg, "failed: corral: %s", res.reason);
@@ -349,6 +356,11 @@ on_done (void *ctx, size_t index, const char *rec, size_t len)
   char *text = strndup (rec, len);
   cJSON *o = text ? cJSON_Parse (text) : NULL;
   free (text);
+  if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (o, "interrupted")))
+    {
+      cJSON_Delete (o);
+      return;
+    }
   const char *result = str_field (o, "result");
   if (cJSON_GetObjectItemCaseSensitive (o, "worker_died"))
     result = "failed: corral: the worker running this sample died";

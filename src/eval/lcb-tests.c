@@ -138,12 +138,18 @@ lcb_unpickle_str (const unsigned char *p, size_t n, struct corral_error *err)
             goto bad;
           return str;
         default:
-          corral_fail (err, 0, "private tests: pickle opcode 0x%02x is not allowed", op);
+          corral_fail (err, 0, "pickle opcode 0x%02x is not allowed (only a pickled string is)", op);
           free (str);
           return NULL;
         }
-      if (str != NULL || n - i < (size_t) width)
-        goto bad; /* one string only */
+      if (str != NULL)
+        {
+          corral_fail (err, 0, "the pickle holds more than one string");
+          free (str);
+          return NULL;
+        }
+      if (n - i < (size_t) width)
+        goto bad;
       len = le (p + i, width);
       i += (size_t) width;
       if (len > n - i || len > MAX_DECODED)
@@ -162,7 +168,7 @@ lcb_unpickle_str (const unsigned char *p, size_t n, struct corral_error *err)
     }
 bad:
   free (str);
-  corral_fail (err, 0, "private tests: not a pickled string (truncated or malformed)");
+  corral_fail (err, 0, "not a pickled string (truncated or malformed)");
   return NULL;
 }
 
@@ -176,7 +182,7 @@ lcb_tests_text (const char *s, struct corral_error *err)
       cJSON_Delete (j);
       if (!list)
         {
-          corral_fail (err, 0, "test cases: JSON but not a list");
+          corral_fail (err, 0, "JSON but not a list");
           return NULL;
         }
       return strdup (s);
@@ -185,14 +191,14 @@ lcb_tests_text (const char *s, struct corral_error *err)
   unsigned char *b = b64decode (s, &blen);
   if (b == NULL)
     {
-      corral_fail (err, 0, "test cases: neither JSON nor base64");
+      corral_fail (err, 0, "neither JSON nor base64");
       return NULL;
     }
   unsigned char *z = inflate_all (b, blen, &zlen);
   free (b);
   if (z == NULL)
     {
-      corral_fail (err, 0, "test cases: base64 but not zlib data");
+      corral_fail (err, 0, "base64 but not zlib data");
       return NULL;
     }
   char *text = lcb_unpickle_str (z, zlen, err);
@@ -205,7 +211,7 @@ lcb_tests_text (const char *s, struct corral_error *err)
   if (!list)
     {
       free (text);
-      corral_fail (err, 0, "test cases: the decoded text is not a JSON list");
+      corral_fail (err, 0, "the decoded text is not a JSON list");
       return NULL;
     }
   return text;

@@ -97,7 +97,7 @@ build_tests (const cJSON *row, size_t *n, char *why, size_t why_len)
   char *priv_text = pub_text ? lcb_tests_text (priv, &e) : NULL;
   if (!pub_text || !priv_text)
     {
-      snprintf (why, why_len, "%s%s", pub_text ? "private " : "public ", e.msg);
+      snprintf (why, why_len, "%s test cases: %s", pub_text ? "private" : "public", e.msg);
       free (pub_text);
       return NULL;
     }
@@ -172,8 +172,8 @@ load_problems (struct lcb *c, struct corral_error *err)
       char *tests = build_tests (row, &n_tests, why, sizeof why);
       if (tests == NULL)
         {
-          cJSON_Delete (row);
           ret = corral_fail (err, 0, "%s:%zu: question %s: %s", c->o->problems, lineno, qid, why);
+          cJSON_Delete (row); /* qid points into it */
           break;
         }
       char *fn = NULL;
@@ -409,6 +409,12 @@ run_gen (void *ctx, size_t index, char *out)
       return put (out, rec);
     }
   close (fd);
+  if (res.status == CORRAL_IE && strncmp (res.reason, "interrupted", 11) == 0)
+    {
+      corral_result_free (&res);
+      cJSON_AddBoolToObject (rec, "interrupted", true);
+      return put (out, rec);
+    }
   char tag[32];
   snprintf (tag, sizeof tag, "%s:", nonce);
   /* the verdict is JSON, not a string: find the line by hand */
@@ -471,9 +477,17 @@ on_done (void *ctx, size_t index, const char *rec, size_t len)
 {
   struct lcb *c = ctx;
   struct gen *g = &c->g[index];
+  char *text = strndup (rec, len);
+  cJSON *o = text ? cJSON_Parse (text) : NULL;
+  if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (o, "interrupted")))
+    {
+      /* killed by Ctrl-C: left out of the results as unfinished */
+      free (text);
+      cJSON_Delete (o);
+      return;
+    }
   free (g->record);
-  g->record = strndup (rec, len);
-  cJSON *o = g->record ? cJSON_Parse (g->record) : NULL;
+  g->record = text;
   g->graded = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (o, "graded"));
   cJSON_Delete (o);
   g->done = true;
