@@ -406,3 +406,18 @@ def test_interrupt_writes_what_finished_and_resume_completes(corral, work):
     assert p2.returncode == 0, p2.stderr
     assert len(results) == 8 and all(r["passed"] for r in results)
     assert f"resuming: {len(partial)} of 8" in p2.stderr
+
+
+def test_answer_format_fenced_extracts_the_last_code_block(corral, work):
+    s = work / "raw.jsonl"
+    write_samples(s, [
+        {"task_id": "test/0", "completion": "Sure:\n```python\n    return 1\n```\nDone."},
+        {"task_id": "test/0", "completion": "```\n    return 2\n```\nor better\n```py\n    return 1\n```"},
+        {"task_id": "test/0", "completion": "no code at all"},
+    ])
+    p, summary, results = evaluate(corral, work, s, "--answer-format", "fenced",
+                                   problems="example_problem.jsonl")
+    assert p.returncode == 0, p.stderr
+    assert [r["passed"] for r in results] == [True, True, False]
+    p = corral.cli("eval", "humaneval", "--answer-format", "yaml", "--problems", "x", "--samples", "y")
+    assert p.returncode == 2 and "not raw or fenced" in p.stderr

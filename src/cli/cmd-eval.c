@@ -16,7 +16,7 @@
 
 enum { OPT_PROBLEMS = 256, OPT_SAMPLES, OPT_OUT, OPT_TIMEOUT, OPT_K, OPT_JSON, OPT_RESUME,
        OPT_MEMORY, OPT_PIDS, OPT_PYTHON, OPT_POLICY, OPT_NO_PROGRESS, OPT_PLATFORM,
-       OPT_DIFFICULTY, OPT_START, OPT_END };
+       OPT_DIFFICULTY, OPT_START, OPT_END, OPT_ANSWER_FORMAT };
 
 static const struct option options[] = {
   { "problems", required_argument, NULL, OPT_PROBLEMS },
@@ -32,6 +32,7 @@ static const struct option options[] = {
   { "python", required_argument, NULL, OPT_PYTHON },
   { "policy", required_argument, NULL, OPT_POLICY },
   { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+  { "answer-format", required_argument, NULL, OPT_ANSWER_FORMAT },
   { "platform", required_argument, NULL, OPT_PLATFORM },
   { "difficulty", required_argument, NULL, OPT_DIFFICULTY },
   { "start-date", required_argument, NULL, OPT_START },
@@ -58,6 +59,8 @@ eval_usage (FILE *f)
          "  --k LIST            pass@k to report (default 1,10,100 / 1,5)\n"
          "  --json              print the summary as JSON\n"
          "  --resume            HumanEval: keep samples already scored in the results file\n"
+         "  --answer-format raw|fenced  fenced: samples are raw model answers; grade the\n"
+         "                      last fenced code block (the reference extraction)\n"
          "  --platform P, --difficulty D, --start-date YYYY-MM-DD, --end-date YYYY-MM-DD\n"
          "                      LiveCodeBench: only the questions that match\n"
          "  --memory SIZE       per sandbox (default 2G)\n"
@@ -190,6 +193,17 @@ cmd_eval (int argc, char **argv)
         case OPT_PYTHON: o.python = optarg; break;
         case OPT_POLICY: policy_name = optarg; break;
         case OPT_NO_PROGRESS: o.progress = false; break;
+        case OPT_ANSWER_FORMAT:
+          if (strcmp (optarg, "raw") == 0)
+            o.fenced = false;
+          else if (strcmp (optarg, "fenced") == 0)
+            o.fenced = true;
+          else
+            {
+              cli_error ("eval", "--answer-format: `%s` is not raw or fenced", optarg);
+              return EXIT_USAGE;
+            }
+          break;
         case OPT_PLATFORM: o.platform = optarg; break;
         case OPT_DIFFICULTY:
           if (strcmp (optarg, "easy") && strcmp (optarg, "medium") && strcmp (optarg, "hard"))

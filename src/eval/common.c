@@ -88,3 +88,31 @@ eval_now_ms (void)
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
 }
+
+char *
+eval_extract_fenced (const char *answer)
+{
+  /* positions of the lines that contain a fence */
+  const char *prev = NULL, *last = NULL; /* starts of those lines */
+  const char *prev_end = NULL;           /* end of the line `prev` */
+  const char *last_end = NULL;
+  for (const char *line = answer; line; )
+    {
+      const char *nl = strchr (line, '\n');
+      size_t len = nl ? (size_t) (nl - line) : strlen (line);
+      if (memmem (line, len, "```", 3) != NULL)
+        {
+          prev = last;
+          prev_end = last_end;
+          last = line;
+          last_end = line + len;
+        }
+      line = nl ? nl + 1 : NULL;
+    }
+  if (prev == NULL)
+    return strdup ("");
+  /* from the line after `prev` up to the newline before `last` */
+  const char *from = *prev_end ? prev_end + 1 : prev_end;
+  const char *to = last > from ? last - 1 : from;
+  return strndup (from, (size_t) (to - from));
+}

@@ -20,6 +20,7 @@ struct eval_opts {
   uint64_t memory, pids;  /* sandbox limits */
   const char *python;     /* interpreter inside the sandbox */
   const struct corral_policy *policy;
+  bool fenced;            /* samples are raw model answers: extract the code */
   /* LiveCodeBench question filters (NULL = all) */
   const char *platform, *difficulty, *start_date, *end_date;
 };
@@ -38,6 +39,11 @@ void eval_nonce (char out[25]);
 /* The runner's verdict line in a sandbox's stdout: the JSON string after
  * the last line starting with nonce, decoded (malloc'd), or NULL. */
 char *eval_find_verdict (const char *out, const char *nonce);
+
+/* The reference code extraction from a raw model answer (lcb_runner's
+ * extract_code): the lines between the last two lines that contain ```;
+ * "" when there are fewer than two.  malloc'd. */
+char *eval_extract_fenced (const char *answer);
 
 /* Small I/O and clock helpers (the core's internals are not ours to use). */
 int eval_write_all (int fd, const void *buf, size_t len);

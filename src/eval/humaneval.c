@@ -256,9 +256,14 @@ run_one (void *ctx, size_t index, char *out)
   struct sample *s = &h->samples[index];
   struct problem *p = &h->problems[s->problem];
   const char *completion = str_field (s->row, "completion");
+  char *extracted = o->fenced ? eval_extract_fenced (completion) : NULL;
+  if (extracted)
+    completion = extracted;
 
   char *program = NULL;
-  if (asprintf (&program, "%s%s\n%s\ncheck(%s)", p->prompt, completion, p->test, p->entry_point) < 0)
+  int pr = asprintf (&program, "%s%s\n%s\ncheck(%s)", p->prompt, completion, p->test, p->entry_point);
+  free (extracted);
+  if (pr < 0)
     return record (out, "failed: corral: out of memory", "IE", 0);
   int fd = memfd_create ("program", MFD_CLOEXEC);
   bool ok = fd >= 0 && eval_write_all (fd, program, strlen (program)) == 0

@@ -362,7 +362,9 @@ run_gen (void *ctx, size_t index, char *out)
     cJSON_AddStringToObject (head, "fn_name", q->fn_name);
   else
     cJSON_AddNullToObject (head, "fn_name");
-  cJSON_AddStringToObject (head, "code", code->valuestring);
+  char *extracted = o->fenced ? eval_extract_fenced (code->valuestring) : NULL;
+  cJSON_AddStringToObject (head, "code", extracted ? extracted : code->valuestring);
+  free (extracted);
   char *h = cJSON_PrintUnformatted (head);
   cJSON_Delete (head);
   int fd = memfd_create ("job", MFD_CLOEXEC);
