@@ -421,3 +421,58 @@ def test_answer_format_fenced_extracts_the_last_code_block(corral, work):
     assert [r["passed"] for r in results] == [True, True, False]
     p = corral.cli("eval", "humaneval", "--answer-format", "yaml", "--problems", "x", "--samples", "y")
     assert p.returncode == 2 and "not raw or fenced" in p.stderr
+
+
+def _serve(directory):
+    import functools
+    import http.server
+    import threading
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
+
+
+def test_dataset_by_name_is_downloaded_checked_and_cached(corral, work):
+    home = work / "home"
+    home.mkdir()
+    mirror = work / "mirror"
+    mirror.mkdir()
+    if corral.mode == "user":
+        os.chown(home, 65534, 65534)
+    s = work / "s.jsonl"
+    write_samples(s, [{"task_id": "HumanEval/0", "completion": "    return False\n"}])
+    cached = home / ".cache" / "corral" / "datasets" / "HumanEval.jsonl.gz"
+
+    # offline: a clear message, nothing cached
+    srv, url = _serve(mirror)
+    srv.shutdown()
+    srv.server_close()
+    env = {"HOME": str(home), "CORRAL_DATASET_MIRROR": url}
+    p = corral.cli("eval", "humaneval", "--problems", "humaneval", "--samples", str(s), env=env)
+    assert p.returncode == 125 and "offline?" in p.stderr, p.stderr
+    assert not cached.exists()
+
+    # a file that is not the official one is refused
+    srv, url = _serve(mirror)
+    try:
+        (mirror / "HumanEval.jsonl.gz").write_bytes(gzip.compress(b'{"task_id": "x"}\n'))
+        env = {"HOME": str(home), "CORRAL_DATASET_MIRROR": url}
+        p = corral.cli("eval", "humaneval", "--problems", "humaneval", "--samples", str(s), env=env)
+        assert p.returncode == 125 and "SHA-256" in p.stderr and "not the official file" in p.stderr
+        assert not cached.exists()
+        assert [f for f in cached.parent.iterdir()] == []  # no partial download left
+        # the official file: downloaded, checked, scored
+        shutil.copy(os.path.join(HE, "HumanEval.jsonl.gz"), mirror / "HumanEval.jsonl.gz")
+        p = corral.cli("eval", "humaneval", "--problems", "humaneval", "--samples", str(s),
+                       "--json", env=env)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout.splitlines()[-1])["samples"] == 1
+        assert cached.exists() and "downloading" in p.stderr
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    # cached: no server needed any more
+    p = corral.cli("eval", "humaneval", "--problems", "humaneval", "--samples", str(s), env=env)
+    assert p.returncode == 0 and "downloading" not in p.stderr, p.stderr

@@ -49,7 +49,9 @@ eval_usage (FILE *f)
          "\n"
          "Scores samples exactly like the reference harness (openai/human-eval,\n"
          "lcb_runner), each sample or generation in its own sandbox.\n"
-         "  --problems FILE     HumanEval problems / code_generation_lite rows, JSONL(.gz)\n"
+         "  --problems FILE     HumanEval problems / code_generation_lite rows, JSONL(.gz);\n"
+         "                      `humaneval` / `livecodebench`: the official file, downloaded\n"
+         "                      once into ~/.cache/corral/datasets (SHA-256 checked if known)\n"
          "  --samples FILE      HumanEval: {\"task_id\", \"completion\"} rows;\n"
          "                      LiveCodeBench: [{\"question_id\", \"code_list\"}] (JSON or JSONL)\n"
          "  --out FILE          results (default SAMPLES_results.jsonl / SAMPLES_eval_all.json)\n"
@@ -265,6 +267,17 @@ cmd_eval (int argc, char **argv)
       return EXIT_IE;
     }
   o.policy = policy;
+  /* the dataset's name fetches the official file (once, then cached) */
+  static char problems_path[4096];
+  if (strcmp (o.problems, bench) == 0)
+    {
+      if (eval_dataset_resolve (o.problems, problems_path, sizeof problems_path, &err) < 0)
+        {
+          cli_error ("eval", "%s", err.msg);
+          return EXIT_IE;
+        }
+      o.problems = problems_path;
+    }
   struct sigaction sa = { .sa_handler = on_sigint };
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, NULL);

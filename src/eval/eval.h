@@ -30,6 +30,11 @@ struct eval_opts {
 int eval_humaneval (const struct eval_opts *o, struct corral_error *err);
 int eval_livecodebench (const struct eval_opts *o, struct corral_error *err);
 
+/* NAME "humaneval" or "livecodebench" (and no file of that name here):
+ * the official dataset, downloaded once into the cache; path gets its
+ * file.  Anything else is a path, returned as it is. */
+int eval_dataset_resolve (const char *name, char *path, size_t len, struct corral_error *err);
+
 /* Unbiased pass@k for one task with n samples, c correct. */
 double eval_pass_at_k (unsigned n, unsigned c, unsigned k);
 

@@ -66,9 +66,12 @@ lines_next (struct lines *l, size_t *lineno, struct corral_error *err)
       if (l->eof)
         return NULL;
       /* compact, grow, read more */
-      memmove (l->buf, l->buf + l->start, l->len - l->start);
-      l->len -= l->start;
-      l->start = 0;
+      if (l->start > 0)
+        {
+          memmove (l->buf, l->buf + l->start, l->len - l->start);
+          l->len -= l->start;
+          l->start = 0;
+        }
       if (l->alloc - l->len < (1 << 16) + 1)
         {
           size_t na = l->alloc ? l->alloc * 2 : 1 << 17;
