@@ -203,13 +203,18 @@ LCB = os.path.join(DATA, "livecodebench")
 # near the 6 s limit on these machines: the reference passed them on a quiet
 # machine and failed them under load (../shared/data/README.md)
 TIMING = {"abc338_c", "abc345_d"}
-# These two generations start their solution in a threading.Thread and
-# return at once: whether the thread reads the patched stdin and prints
-# into the captured stdout before the grader restores them is a race
-# (abc344_c also binds `stdin` by a top-level `from sys import stdin`, which
+# Generations that start their solution in a threading.Thread and return at
+# once: whether the thread reads the patched stdin and prints into the
+# captured stdout before the reference grader restores them is a race in
+# the reference itself (seen: abc338_d, abc349_e flip with machine load;
+# abc344_c also binds `stdin` by a top-level `from sys import stdin`, which
 # the reference hoists and runs before stdin is patched).  Reported, not
-# hidden: the slow test prints every mismatch.
-THREAD_RACE = {"abc338_d", "abc344_c"}
+# hidden: the slow test prints every mismatch, and fails on any other.
+THREAD_RACE = {"abc338_d", "abc344_c", "abc349_e"}
+
+
+def starts_a_thread(code):
+    return "threading.Thread(" in code
 
 
 def lcb_reference():
@@ -239,7 +244,7 @@ def lcb_subset():
     pick, seen = [], {}
     for r in rows:
         qid = r["question_id"]
-        if qid in TIMING or qid in THREAD_RACE or qid not in samples:
+        if qid in TIMING or qid not in samples or starts_a_thread(samples[qid]["code_list"][0]):
             continue
         encoded = not r["private_test_cases"].lstrip().startswith("[")
         key = (r["platform"], bool(json.loads(r["metadata"]).get("func_name")), encoded,
@@ -288,7 +293,13 @@ def test_lcb_all_o1_preview_generations_agree(corral_root, shared_tmp):
                   if o["graded_list"] != ref[o["question_id"]]]
     print(f"\nLCB O1-preview: {len(compared) - len(mismatches)}/{len(compared)} agree;"
           f" mismatches: {mismatches}")
-    assert [m for m in mismatches if m[0] not in TIMING | THREAD_RACE] == []
+    codes = {o["question_id"]: o["code_list"][0] for o in compared}
+    racy = {q for q in ref if starts_a_thread(codes[q])}
+    assert THREAD_RACE <= racy
+    print(f"({len(racy)} generations start a thread; {len(TIMING)} are near the time limit)")
+    assert [m for m in mismatches if m[0] not in TIMING | racy] == []
+    # the race flips a few of them per run (2 to 3 seen here), not dozens
+    assert len([m for m in mismatches if m[0] in racy]) <= 5
 
 
 def _problem(qid, private, func_name=None, public=None):
