@@ -116,3 +116,16 @@ eval_extract_fenced (const char *answer)
   const char *to = last > from ? last - 1 : from;
   return strndup (from, (size_t) (to - from));
 }
+
+void
+eval_progress (size_t done, size_t total, size_t passed, uint64_t t0_ms, bool last)
+{
+  double el = (double) (eval_now_ms () - t0_ms) / 1000.0;
+  double rate = el > 0 ? (double) done / el : 0;
+  double eta = rate > 0 ? (double) (total - done) / rate : 0;
+  int width = 30, fill = (int) (width * done / (total ? total : 1));
+  fprintf (stderr, "\r[%.*s%*s] %zu/%zu  %.1f/s  ETA %.0fs  passed %zu ", fill,
+           "##############################", width - fill, "", done, total, rate, eta, passed);
+  if (last)
+    fputc ('\n', stderr);
+}

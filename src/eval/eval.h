@@ -50,6 +50,10 @@ char *eval_find_verdict (const char *out, const char *nonce);
  * "" when there are fewer than two.  malloc'd. */
 char *eval_extract_fenced (const char *answer);
 
+/* The progress line on stderr: bar, rate, ETA, passed so far; a newline
+ * when last. */
+void eval_progress (size_t done, size_t total, size_t passed, uint64_t t0_ms, bool last);
+
 /* Small I/O and clock helpers (the core's internals are not ours to use). */
 int eval_write_all (int fd, const void *buf, size_t len);
 uint64_t eval_now_ms (void);

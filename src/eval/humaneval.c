@@ -340,17 +340,8 @@ run_one (void *ctx, size_t index, char *out)
 static void
 progress (struct he *h, bool last)
 {
-  if (!h->o->progress)
-    return;
-  double el = (double) (eval_now_ms () - h->t0) / 1000.0;
-  double rate = el > 0 ? (double) h->finished / el : 0;
-  double eta = rate > 0 ? (double) (h->n_samples - h->finished) / rate : 0;
-  int width = 30, fill = (int) (width * h->finished / (h->n_samples ? h->n_samples : 1));
-  fprintf (stderr, "\r[%.*s%*s] %zu/%zu  %.1f/s  ETA %.0fs  passed %zu ", fill,
-           "##############################", width - fill, "", h->finished, h->n_samples, rate,
-           eta, h->passed_count);
-  if (last)
-    fputc ('\n', stderr);
+  if (h->o->progress)
+    eval_progress (h->finished, h->n_samples, h->passed_count, h->t0, last);
 }
 
 static void

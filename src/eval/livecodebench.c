@@ -461,17 +461,8 @@ run_gen (void *ctx, size_t index, char *out)
 static void
 progress (struct lcb *c, bool last)
 {
-  if (!c->o->progress)
-    return;
-  double el = (double) (eval_now_ms () - c->t0) / 1000.0;
-  double rate = el > 0 ? (double) c->finished / el : 0;
-  double eta = rate > 0 ? (double) (c->n_g - c->finished) / rate : 0;
-  int width = 30, fill = (int) (width * c->finished / (c->n_g ? c->n_g : 1));
-  fprintf (stderr, "\r[%.*s%*s] %zu/%zu  %.1f/s  ETA %.0fs  passed %zu ", fill,
-           "##############################", width - fill, "", c->finished, c->n_g, rate, eta,
-           c->passed);
-  if (last)
-    fputc ('\n', stderr);
+  if (c->o->progress)
+    eval_progress (c->finished, c->n_g, c->passed, c->t0, last);
 }
 
 static void
