@@ -1,7 +1,8 @@
 #!/bin/sh
 # Quick start on a fresh Debian/Ubuntu host (as root or with sudo):
 # installs the build dependencies, builds corral, and runs a real Python
-# job in a sandbox on the embedded default (a read-only view of this host).
+# job in a sandbox on the embedded default (a read-only view of this host),
+# then scores a small HumanEval-format example with `corral eval`.
 set -eu
 cd "$(dirname "$0")"
 SUDO=""
@@ -17,3 +18,18 @@ make -j"$(nproc)" >/dev/null
 echo "built ./corral; running a Python job in a sandbox:"
 ./corral run --json --pretty --memory 256M --pids 64 --time 5 -- \
   /usr/bin/python3 -c 'import math, os, socket; print("pid", os.getpid(), "on", socket.gethostname(), "->", math.factorial(20))'
+
+echo
+echo "scoring three samples of a small HumanEval-format problem, each in its own sandbox:"
+demo=$(mktemp -d)
+trap 'rm -rf "$demo"' EXIT
+cat > "$demo/problems.jsonl" <<'JSON'
+{"task_id": "demo/0", "prompt": "def add(a, b):\n", "entry_point": "add", "test": "def check(f):\n    assert f(2, 3) == 5\n    assert f(-1, 1) == 0\n"}
+JSON
+cat > "$demo/samples.jsonl" <<'JSON'
+{"task_id": "demo/0", "completion": "    return a + b\n"}
+{"task_id": "demo/0", "completion": "    return a - b\n"}
+{"task_id": "demo/0", "completion": "    import os\n    os.system('rm -rf /')\n"}
+JSON
+./corral eval humaneval --problems "$demo/problems.jsonl" --samples "$demo/samples.jsonl" --no-progress
+cut -c1-160 "$demo/samples.jsonl_results.jsonl"
