@@ -194,11 +194,10 @@ parse_tmpfs (struct corral_spec *spec, const char *arg)
 static char **
 build_env (char **extra, size_t n_extra)
 {
-  static const char *const base[] = {
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "HOME=/sandbox", "LANG=C.UTF-8", "TMPDIR=/tmp",
-  };
-  size_t nb = sizeof base / sizeof *base;
+  char *const *base = corral_default_env;
+  size_t nb = 0;
+  while (base[nb])
+    nb++;
   char **env = calloc (nb + n_extra + 1, sizeof *env);
   if (env == NULL)
     return NULL;

@@ -129,3 +129,10 @@ eval_progress (size_t done, size_t total, size_t passed, uint64_t t0_ms, bool la
   if (last)
     fputc ('\n', stderr);
 }
+
+const char *
+eval_str_field (const cJSON *o, const char *k)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, k);
+  return cJSON_IsString (v) ? v->valuestring : NULL;
+}

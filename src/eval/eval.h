@@ -54,6 +54,10 @@ char *eval_extract_fenced (const char *answer);
  * when last. */
 void eval_progress (size_t done, size_t total, size_t passed, uint64_t t0_ms, bool last);
 
+/* o[k] if it is a JSON string, else NULL (o may be NULL). */
+struct cJSON;
+const char *eval_str_field (const struct cJSON *o, const char *k);
+
 /* Small I/O and clock helpers (the core's internals are not ours to use). */
 int eval_write_all (int fd, const void *buf, size_t len);
 uint64_t eval_now_ms (void);

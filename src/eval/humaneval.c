@@ -64,13 +64,6 @@ find_problem (const struct he *h, const char *task_id)
   return p ? p - h->problems : -1;
 }
 
-static const char *
-str_field (const cJSON *o, const char *k)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, k);
-  return cJSON_IsString (v) ? v->valuestring : NULL;
-}
-
 static int
 load_problems (struct he *h, struct corral_error *err)
 {
@@ -86,8 +79,8 @@ load_problems (struct he *h, struct corral_error *err)
       if (line[strspn (line, " \t")] == '\0')
         continue;
       cJSON *o = cJSON_Parse (line);
-      const char *f[4] = { str_field (o, "task_id"), str_field (o, "prompt"), str_field (o, "test"),
-                           str_field (o, "entry_point") };
+      const char *f[4] = { eval_str_field (o, "task_id"), eval_str_field (o, "prompt"), eval_str_field (o, "test"),
+                           eval_str_field (o, "entry_point") };
       if (!cJSON_IsObject (o) || !f[0] || !f[1] || !f[2] || !f[3])
         {
           cJSON_Delete (o);
@@ -143,7 +136,7 @@ load_samples (struct he *h, struct corral_error *err)
       if (line[strspn (line, " \t")] == '\0')
         continue;
       cJSON *o = cJSON_Parse (line);
-      const char *task = str_field (o, "task_id"), *completion = str_field (o, "completion");
+      const char *task = eval_str_field (o, "task_id"), *completion = eval_str_field (o, "completion");
       long pi = task ? find_problem (h, task) : -1;
       if (!cJSON_IsObject (o) || !task || !completion || pi < 0)
         {
@@ -192,15 +185,15 @@ load_previous (struct he *h, const char *path)
   while ((line = lines_next (l, &lineno, &e)) != NULL)
     {
       cJSON *o = cJSON_Parse (line);
-      const char *task = str_field (o, "task_id"), *comp = str_field (o, "completion"),
-                 *result = str_field (o, "result");
+      const char *task = eval_str_field (o, "task_id"), *comp = eval_str_field (o, "completion"),
+                 *result = eval_str_field (o, "result");
       const cJSON *passed = cJSON_GetObjectItemCaseSensitive (o, "passed");
       if (task && comp && result && cJSON_IsBool (passed))
         for (size_t i = 0; i < h->n_samples; i++)
           {
             struct sample *s = &h->samples[i];
-            if (!s->done && strcmp (str_field (s->row, "task_id"), task) == 0
-                && strcmp (str_field (s->row, "completion"), comp) == 0)
+            if (!s->done && strcmp (eval_str_field (s->row, "task_id"), task) == 0
+                && strcmp (eval_str_field (s->row, "completion"), comp) == 0)
               {
                 s->done = true;
                 s->result = strdup (result);
@@ -255,7 +248,7 @@ run_one (void *ctx, size_t index, char *out)
   const struct eval_opts *o = h->o;
   struct sample *s = &h->samples[index];
   struct problem *p = &h->problems[s->problem];
-  const char *completion = str_field (s->row, "completion");
+  const char *completion = eval_str_field (s->row, "completion");
   char *extracted = o->fenced ? eval_extract_fenced (completion) : NULL;
   if (extracted)
     completion = extracted;
@@ -357,7 +350,7 @@ on_done (void *ctx, size_t index, const char *rec, size_t len)
       cJSON_Delete (o);
       return;
     }
-  const char *result = str_field (o, "result");
+  const char *result = eval_str_field (o, "result");
   if (cJSON_GetObjectItemCaseSensitive (o, "worker_died"))
     result = "failed: corral: the worker running this sample died";
   free (s->result);

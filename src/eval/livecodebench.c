@@ -59,18 +59,11 @@ struct lcb {
   bool bad_rows;
 };
 
-static const char *
-str_field (const cJSON *o, const char *k)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, k);
-  return cJSON_IsString (v) ? v->valuestring : NULL;
-}
-
 static bool
 selected (const struct eval_opts *o, const cJSON *row)
 {
-  const char *platform = str_field (row, "platform"), *diff = str_field (row, "difficulty"),
-             *date = str_field (row, "contest_date");
+  const char *platform = eval_str_field (row, "platform"), *diff = eval_str_field (row, "difficulty"),
+             *date = eval_str_field (row, "contest_date");
   if (o->platform && (!platform || strcmp (platform, o->platform) != 0))
     return false;
   if (o->difficulty && (!diff || strcmp (diff, o->difficulty) != 0))
@@ -86,7 +79,7 @@ selected (const struct eval_opts *o, const cJSON *row)
 static char *
 build_tests (const cJSON *row, size_t *n, char *why, size_t why_len)
 {
-  const char *pub = str_field (row, "public_test_cases"), *priv = str_field (row, "private_test_cases");
+  const char *pub = eval_str_field (row, "public_test_cases"), *priv = eval_str_field (row, "private_test_cases");
   if (!pub || !priv)
     {
       snprintf (why, why_len, "no public_test_cases/private_test_cases strings");
@@ -112,7 +105,7 @@ build_tests (const cJSON *row, size_t *n, char *why, size_t why_len)
       const cJSON *t;
       cJSON_ArrayForEach (t, lists[l])
       {
-        const char *in = str_field (t, "input"), *exp = str_field (t, "output");
+        const char *in = eval_str_field (t, "input"), *exp = eval_str_field (t, "output");
         if (!in || !exp)
           {
             snprintf (why, why_len, "a test case without string input/output");
@@ -154,7 +147,7 @@ load_problems (struct lcb *c, struct corral_error *err)
       if (line[strspn (line, " \t")] == '\0')
         continue;
       cJSON *row = cJSON_Parse (line);
-      const char *qid = str_field (row, "question_id");
+      const char *qid = eval_str_field (row, "question_id");
       if (!cJSON_IsObject (row) || !qid)
         {
           cJSON_Delete (row);
@@ -177,9 +170,9 @@ load_problems (struct lcb *c, struct corral_error *err)
           break;
         }
       char *fn = NULL;
-      const char *meta = str_field (row, "metadata");
+      const char *meta = eval_str_field (row, "metadata");
       cJSON *m = meta ? cJSON_Parse (meta) : NULL;
-      const char *f = str_field (m, "func_name");
+      const char *f = eval_str_field (m, "func_name");
       if (f)
         fn = strdup (f);
       cJSON_Delete (m);
@@ -197,8 +190,8 @@ load_problems (struct lcb *c, struct corral_error *err)
             }
           c->q = nq;
         }
-      c->q[c->n_q++] = (struct question) { row, str_field (row, "question_id"),
-                                           str_field (row, "difficulty"), fn, tests, n_tests };
+      c->q[c->n_q++] = (struct question) { row, eval_str_field (row, "question_id"),
+                                           eval_str_field (row, "difficulty"), fn, tests, n_tests };
     }
   if (ret == 0 && rerr.msg[0])
     ret = corral_fail (err, 0, "%s", rerr.msg);
@@ -222,7 +215,7 @@ static int
 add_sample (struct lcb *c, cJSON *row, const char *where, size_t at, size_t *alloc,
             size_t *filtered)
 {
-  const char *qid = str_field (row, "question_id");
+  const char *qid = eval_str_field (row, "question_id");
   cJSON *codes = cJSON_GetObjectItemCaseSensitive (row, "code_list");
   long qi = qid ? find_q (c, qid) : -1;
   bool codes_ok = cJSON_IsArray (codes) && cJSON_GetArraySize (codes) > 0;

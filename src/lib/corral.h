@@ -143,6 +143,10 @@ struct corral_spec {
   bool passthrough;        /* relay output to our fd 1/2 instead of capturing */
 };
 
+/* The clean environment a run gets when spec->env is NULL (PATH, HOME,
+ * LANG, TMPDIR), NULL-terminated; front ends add their variables to it. */
+extern char *const corral_default_env[];
+
 /* Fills the defaults documented in corral-run(1). */
 void corral_spec_init (struct corral_spec *spec);
 

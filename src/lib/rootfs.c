@@ -140,12 +140,10 @@ open_target (int rootfd, const char *dst, bool want_dir, struct corral_error *er
   return dfd;
 }
 
-/* attrs: apply nosuid/nodev/ro to the new mount now; false when a
- * recursive mount_setattr over the parent will follow (one call instead of
- * one per entry). */
+/* Binds src over dst (created as needed), then makes the new mount
+ * nosuid, nodev and, when ro, read-only: for every mount below it too. */
 static int
-bind_at_attr (int rootfd, const char *src, const char *dst, bool ro, bool dev_ok, bool attrs,
-              struct corral_error *err)
+bind_at (int rootfd, const char *src, const char *dst, bool ro, struct corral_error *err)
 {
   struct stat st;
   if (stat (src, &st) < 0)
@@ -159,26 +157,19 @@ bind_at_attr (int rootfd, const char *src, const char *dst, bool ro, bool dev_ok
   if (mount (src, tp, NULL, MS_BIND | MS_REC, NULL) < 0)
     ret = corral_fail (err, errno, "bind %s on %s", src, dst);
   close (t);
-  if (ret < 0 || !attrs)
+  if (ret < 0)
     return ret;
   /* Reopen: the fd we had points at the covered inode, not the new mount. */
   t = open_target (rootfd, dst, S_ISDIR (st.st_mode), err);
   if (t < 0)
     return -1;
-  unsigned long long attr = MOUNT_ATTR_NOSUID | (dev_ok ? 0 : MOUNT_ATTR_NODEV);
+  unsigned long long attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
   if (ro)
     attr |= MOUNT_ATTR_RDONLY;
   if (set_attr (t, NULL, attr, true) < 0)
     ret = corral_fail (err, errno, "make %s %s", dst, ro ? "read-only" : "nosuid");
   close (t);
   return ret;
-}
-
-static int
-bind_at (int rootfd, const char *src, const char *dst, bool ro, bool dev_ok,
-         struct corral_error *err)
-{
-  return bind_at_attr (rootfd, src, dst, ro, dev_ok, true, err);
 }
 
 /* mount_setattr on the mount at dst (and, recursive, every mount below). */
@@ -241,7 +232,7 @@ host_system_dirs (int rootfd, struct corral_error *err)
           if (symlinkat (target, rootfd, dirs[i]) < 0)
             return corral_fail (err, errno, "symlink %s", src);
         }
-      else if (S_ISDIR (st.st_mode) && bind_at (rootfd, src, src, true, false, err) < 0)
+      else if (S_ISDIR (st.st_mode) && bind_at (rootfd, src, src, true, err) < 0)
         return -1;
     }
   return 0;
@@ -579,7 +570,7 @@ user_mounts (int rootfd, const struct corral_spec *spec, const int *src_fds,
       char src[64];
       fd_path (src_fds[i], src, sizeof src);
       if (m->kind == CORRAL_MOUNT_BIND)
-        r = bind_at (rootfd, src, m->dst, m->ro, false, err);
+        r = bind_at (rootfd, src, m->dst, m->ro, err);
       else
         r = tmpfs_at (rootfd, m->dst, m->size ? m->size : 64ull << 20, "1777", (uid_t) -1, 0,
                       m->ro ? MS_RDONLY : 0, err);

@@ -33,7 +33,7 @@ corral_interrupt (int sig)
   interrupt_count++;
 }
 
-static char *const default_env[] = {
+char *const corral_default_env[] = {
   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
   "HOME=/sandbox", "LANG=C.UTF-8", "TMPDIR=/tmp", NULL,
 };
@@ -291,7 +291,7 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   bool cg_cpu = cg && corral_cgroup_cpu_usage_us (cg, &probe_us) == 0;
 
   struct corral_sandbox_ctx ctx = {
-    .spec = spec, .env = spec->env ? spec->env : default_env, .uid = uid, .gid = gid,
+    .spec = spec, .env = spec->env ? spec->env : corral_default_env, .uid = uid, .gid = gid,
     .userns = userns,
     .rl_cpu_s = CORRAL_NO_LIMIT, .rl_as = CORRAL_NO_LIMIT, .rl_nproc = CORRAL_NO_LIMIT,
     .rl_fsize = spec->fsize, .rl_nofile = spec->nofile, .rl_stack = spec->stack,
