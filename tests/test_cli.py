@@ -85,3 +85,11 @@ def test_doctor_text(corral):
     assert "cgroup mode:" in p.stdout and "verdict:" in p.stdout
     p = corral.cli("doctor", "--frob")
     assert p.returncode == 2 and "--frob" in p.stderr
+
+
+def test_libcurl_is_not_loaded_for_a_run(corral):
+    # libcurl and its ~30 libraries are loaded only by the commands that
+    # download (dlopen): a plain run does not pay for them.
+    import subprocess
+    out = subprocess.run(["ldd", corral.bin], capture_output=True, text=True).stdout
+    assert "libcurl" not in out and "libssl" not in out, out

@@ -201,3 +201,36 @@ def test_userns_as_root(corral_root):
     out = r["stdout"].split()
     assert out[:4] == ["0", "0", "65534", "1"], r
     assert out[-1] == "0000000000000000"
+
+
+def test_program_can_reopen_its_own_stdout_and_stderr(corral):
+    # /dev/stdout is /proc/self/fd/1: reopening the output pipe needs the
+    # program to own it (a root-owned 0600 pipe refuses uid 65534).
+    r = corral.run("/bin/sh", "-c", "echo one > /dev/stdout; echo two > /proc/self/fd/1; "
+                   "echo three > /dev/stderr")
+    assert r["status"] == "OK", r
+    assert r["stdout"] == "one\ntwo\n" and r["stderr"] == "three\n", r
+
+
+def test_proc_is_read_only_even_for_uid_0(corral_root):
+    # sysctl files are writable by uid 0 without capabilities: /proc itself
+    # is mounted read-only, so /proc/sys and friends stay untouchable.
+    r = corral_root.run("/bin/sh", "-c",
+                        "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo WRITABLE || echo ro; "
+                        "echo x > /proc/self/comm 2>/dev/null && echo WRITABLE || echo ro; "
+                        "id -u; cat /proc/self/status | grep -c Name",
+                        opts=("--uid", "0", "--gid", "0"))
+    assert r["stdout"].split() == ["ro", "ro", "0", "1"], r
+
+
+def test_each_run_has_a_fresh_network_namespace(corral):
+    # A listener left by one run is not reachable from the next, and the
+    # sandbox's network namespace is never ours.
+    host_ns = os.readlink("/proc/self/ns/net")
+    r1 = corral.run("/bin/readlink", "/proc/self/ns/net")
+    r2 = corral.run("/bin/readlink", "/proc/self/ns/net")
+    assert r1["status"] == r2["status"] == "OK", (r1, r2)
+    ns1, ns2 = r1["stdout"].strip(), r2["stdout"].strip()
+    assert ns1.startswith("net:[") and host_ns not in (ns1, ns2)
+    r3 = corral.run("/bin/readlink", "/proc/self/ns/net", opts=("--net", "host"))
+    assert r3["stdout"].strip() == host_ns, r3

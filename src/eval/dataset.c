@@ -7,7 +7,7 @@
 #include "eval.h"
 #include "sha256.h"
 
-#include <curl/curl.h>
+#include "curl-dl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -94,13 +94,15 @@ eval_dataset_resolve (const char *name, char *path, size_t len, struct corral_er
 
   char tmp[PATH_MAX + 32];
   snprintf (tmp, sizeof tmp, "%s.part.%d", path, (int) getpid ());
+  char msg[512];
+  if (corral_curl_load (msg, sizeof msg) < 0)
+    return corral_fail (err, 0, "download %s: %s", d->name, msg);
   struct sink s = { .f = fopen (tmp, "we") };
   if (s.f == NULL)
     return corral_fail (err, errno, "write %s", tmp);
   sha256_init (&s.sha);
   const char *mirror = getenv ("CORRAL_DATASET_MIRROR");
-  curl_global_init (CURL_GLOBAL_DEFAULT);
-  CURL *c = curl_easy_init ();
+  CURL *c = sym_curl_easy_init ();
   int ret = c ? 0 : corral_fail (err, ENOMEM, "libcurl");
   for (size_t i = 0; ret == 0 && i < 7 && d->urls[i]; i++)
     {
@@ -110,27 +112,26 @@ eval_dataset_resolve (const char *name, char *path, size_t len, struct corral_er
       else
         snprintf (url, sizeof url, "%s", d->urls[i]);
       fprintf (stderr, "corral: eval: downloading %s\n", url);
-      curl_easy_setopt (c, CURLOPT_URL, url);
-      curl_easy_setopt (c, CURLOPT_FOLLOWLOCATION, 1L);
-      curl_easy_setopt (c, CURLOPT_FAILONERROR, 1L);
-      curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT, 20L);
-      curl_easy_setopt (c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-      curl_easy_setopt (c, CURLOPT_LOW_SPEED_TIME, 60L);
-      curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, on_data);
-      curl_easy_setopt (c, CURLOPT_WRITEDATA, &s);
-      curl_easy_setopt (c, CURLOPT_USERAGENT, "corral/" PACKAGE_VERSION);
-      CURLcode r = curl_easy_perform (c);
+      sym_curl_easy_setopt (c, CURLOPT_URL, url);
+      sym_curl_easy_setopt (c, CURLOPT_FOLLOWLOCATION, 1L);
+      sym_curl_easy_setopt (c, CURLOPT_FAILONERROR, 1L);
+      sym_curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT, 20L);
+      sym_curl_easy_setopt (c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+      sym_curl_easy_setopt (c, CURLOPT_LOW_SPEED_TIME, 60L);
+      sym_curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, on_data);
+      sym_curl_easy_setopt (c, CURLOPT_WRITEDATA, &s);
+      sym_curl_easy_setopt (c, CURLOPT_USERAGENT, "corral/" PACKAGE_VERSION);
+      CURLcode r = sym_curl_easy_perform (c);
       if (r != CURLE_OK)
         {
           bool offline = r == CURLE_COULDNT_RESOLVE_HOST || r == CURLE_COULDNT_CONNECT
                          || r == CURLE_OPERATION_TIMEDOUT;
-          ret = corral_fail (err, 0, "download %s: %s%s", url, curl_easy_strerror (r),
+          ret = corral_fail (err, 0, "download %s: %s%s", url, sym_curl_easy_strerror (r),
                              offline ? " (offline? give --problems a local copy of the file)" : "");
         }
     }
   if (c)
-    curl_easy_cleanup (c);
-  curl_global_cleanup ();
+    sym_curl_easy_cleanup (c);
   if (fclose (s.f) != 0 && ret == 0)
     ret = corral_fail (err, errno, "write %s", tmp);
   if (ret == 0 && d->sha256)

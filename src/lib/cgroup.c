@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct corral_cgroup {
   int v2_fd;                 /* run cgroup in the v2 hierarchy, or -1 */
@@ -81,8 +82,8 @@ reap_stale (const char *base)
   closedir (d);
 }
 
-static void
-reap_stale_once (const struct corral_host *h)
+void
+corral_cgroup_reap_stale (const struct corral_host *h)
 {
   static bool done;
   if (done)
@@ -107,7 +108,6 @@ corral_cgroup_create (const struct corral_host *h, const struct corral_spec *spe
     return corral_fail (err, ENOMEM, "cgroup");
   cg->v2_fd = cg->mem1_fd = cg->pids1_fd = cg->cpu1_fd = cg->acct1_fd = -1;
   cg->memory_limit = spec->memory;
-  reap_stale_once (h);
   char name[64];
   snprintf (name, sizeof name, "corral-%d-%u", (int) getpid (), run_counter++);
 
@@ -215,30 +215,64 @@ corral_cgroup_v2_fd (const struct corral_cgroup *cg)
   return cg ? cg->v2_fd : -1;
 }
 
-bool
-corral_cgroup_needs_attach (const struct corral_cgroup *cg, bool cloned_into)
+int
+corral_cgroup_open_join (const struct corral_cgroup *cg, struct corral_cgroup_join *j,
+                         struct corral_error *err)
 {
+  j->n = 0;
   if (cg == NULL)
-    return false;
-  return (cg->v2_fd >= 0 && !cloned_into) || cg->mem1_fd >= 0 || cg->pids1_fd >= 0
-         || cg->cpu1_fd >= 0 || cg->acct1_fd >= 0;
+    return 0;
+  struct { int fd; const char *path; } t[] = {
+    { cg->mem1_fd, cg->mem1_path }, { cg->pids1_fd, cg->pids1_path },
+    { cg->cpu1_fd, cg->cpu1_path }, { cg->acct1_fd, cg->acct1_path },
+  };
+  for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+    {
+      if (t[i].fd < 0)
+        continue;
+      int fd = openat (t[i].fd, "tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0)
+        {
+          int e = errno;
+          corral_cgroup_join_close (j);
+          return corral_fail (err, e, "open %s/tasks", t[i].path);
+        }
+      j->fd[j->n] = fd;
+      j->path[j->n++] = t[i].path;
+    }
+  return 0;
 }
 
 int
-corral_cgroup_attach (struct corral_cgroup *cg, pid_t pid, bool cloned_into,
-                      struct corral_error *err)
+corral_cgroup_join_self (const struct corral_cgroup_join *j, struct corral_error *err)
 {
-  if (cg == NULL)
+  int ret = 0;
+  for (size_t i = 0; i < j->n; i++)
+    {
+      if (ret == 0 && write (j->fd[i], "0", 1) != 1)
+        ret = corral_fail (err, errno, "join cgroup %s", j->path[i]);
+      close (j->fd[i]);
+    }
+  return ret;
+}
+
+void
+corral_cgroup_join_close (struct corral_cgroup_join *j)
+{
+  for (size_t i = 0; i < j->n; i++)
+    close (j->fd[i]);
+  j->n = 0;
+}
+
+int
+corral_cgroup_attach_v2 (struct corral_cgroup *cg, pid_t pid, struct corral_error *err)
+{
+  if (cg == NULL || cg->v2_fd < 0)
     return 0;
   char buf[32];
   snprintf (buf, sizeof buf, "%d", (int) pid);
-  struct { int fd; const char *path; } t[] = {
-    { cloned_into ? -1 : cg->v2_fd, cg->v2_path }, { cg->mem1_fd, cg->mem1_path },
-    { cg->pids1_fd, cg->pids1_path }, { cg->cpu1_fd, cg->cpu1_path }, { cg->acct1_fd, cg->acct1_path },
-  };
-  for (size_t i = 0; i < sizeof t / sizeof *t; i++)
-    if (t[i].fd >= 0 && corral_write_at (t[i].fd, "cgroup.procs", buf) < 0)
-      return corral_fail (err, errno, "move sandbox into cgroup %s", t[i].path);
+  if (corral_write_at (cg->v2_fd, "cgroup.procs", buf) < 0)
+    return corral_fail (err, errno, "move sandbox into cgroup %s", cg->v2_path);
   return 0;
 }
 

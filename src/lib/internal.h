@@ -59,10 +59,28 @@ struct corral_cgroup;
 int corral_cgroup_create (const struct corral_host *h, const struct corral_spec *spec,
                           struct corral_limit_report *lim, struct corral_cgroup **out,
                           struct corral_error *err);
+/* Removes the cgroups of supervisors that died by SIGKILL (once a process;
+ * run.c calls it while the sandbox sets itself up). */
+void corral_cgroup_reap_stale (const struct corral_host *h);
 int corral_cgroup_v2_fd (const struct corral_cgroup *cg);        /* for CLONE_INTO_CGROUP, or -1 */
-bool corral_cgroup_needs_attach (const struct corral_cgroup *cg, bool cloned_into);
-int corral_cgroup_attach (struct corral_cgroup *cg, pid_t pid, bool cloned_into,
-                          struct corral_error *err);
+/* The sandbox joins its v1 cgroups itself: a single-threaded process that
+ * writes "0" to a v1 `tasks` file moves without the global threadgroup lock,
+ * whose first writer waits for an RCU grace period (~10 ms) when a pid is
+ * written to cgroup.procs.  The supervisor opens the files before the clone
+ * (the open file's credentials are what the kernel checks); the child writes
+ * and closes them. */
+#define CORRAL_CG_JOIN_MAX 4
+struct corral_cgroup_join {
+  int fd[CORRAL_CG_JOIN_MAX];
+  const char *path[CORRAL_CG_JOIN_MAX];
+  size_t n;
+};
+int corral_cgroup_open_join (const struct corral_cgroup *cg, struct corral_cgroup_join *j,
+                             struct corral_error *err);
+int corral_cgroup_join_self (const struct corral_cgroup_join *j, struct corral_error *err); /* and closes */
+void corral_cgroup_join_close (struct corral_cgroup_join *j);
+/* Moves pid into the v2 cgroup when CLONE_INTO_CGROUP could not be used. */
+int corral_cgroup_attach_v2 (struct corral_cgroup *cg, pid_t pid, struct corral_error *err);
 int corral_cgroup_cpu_usage_us (struct corral_cgroup *cg, uint64_t *us); /* -1 if unknown */
 void corral_cgroup_kill (struct corral_cgroup *cg);
 /* After the run: peak memory, OOM kill.  Returns backend used for peak or NONE. */
@@ -74,7 +92,13 @@ int corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid,
                          struct corral_error *err);
 
 /* ---- net.c ---------------------------------------------------------------- */
-int corral_net_loopback_up (struct corral_error *err);
+/* Supervisor, as root: a new network namespace, lo up when asked; *nsfd
+ * refers to it, and we are back in our own. */
+int corral_net_make (bool lo, int *nsfd, struct corral_error *err);
+/* In the sandbox: a bound rtnetlink socket in its network namespace, or -1. */
+int corral_net_open (void);
+/* In the supervisor: brings lo up through that socket, and closes it. */
+int corral_net_loopback_up (int fd, struct corral_error *err);
 
 /* ---- caps.c --------------------------------------------------------------- */
 int corral_caps_drop_bounding (struct corral_error *err); /* before setresuid */
@@ -95,6 +119,13 @@ struct corral_report {
   char text[1016];
 };
 
+/* Who makes the sandbox's network namespace (see net.c). */
+enum corral_net_setup {
+  CORRAL_NETSET_NONE,       /* the host's network, or clone3 made one left down */
+  CORRAL_NETSET_SEND_NL,    /* clone3 made it: the sandbox sends a netlink socket for lo */
+  CORRAL_NETSET_RECV_NS,    /* the supervisor made it: the sandbox receives and enters it */
+};
+
 struct corral_sandbox_ctx {
   const struct corral_spec *spec;
   char *const *env;
@@ -102,7 +133,9 @@ struct corral_sandbox_ctx {
   gid_t gid;
   bool userns;
   int parent_fds[4];     /* the supervisor's pipe ends: closed first thing */
-  int sync_rd;           /* parent writes one byte when maps and cgroups are ready */
+  int sync_rd;           /* parent sends 'm' when the id maps are written, 'p' when placed */
+  struct corral_cgroup_join join;  /* v1 cgroups the init moves itself into */
+  enum corral_net_setup net_setup;
   int report_wr;
   int stdin_fd, out_wr, err_wr;
   /* rlimits to apply to the program (RLIM_INFINITY = leave) */

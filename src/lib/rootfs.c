@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/mount.h>
@@ -254,10 +253,10 @@ static const char *const etc_allow[] = {
 static const char *const etc_allow_sub[] = { "ssl/certs", "ssl/openssl.cnf", NULL };
 
 /* One /etc entry, from the host's /etc (hfd) into the new one (efd), both
- * directory fds: symlinks are recreated, small files copied (a read and a
- * write cost far less than a mount in a fresh namespace), directories
- * bound.  Read-only comes later, once, for the whole tree.  An entry we
- * cannot read is left out. */
+ * directory fds: symlinks are recreated, files and directories bound (a
+ * bind costs half of a copy into tmpfs, teardown included).  Read-only
+ * comes later, once, for the whole tree.  An entry we cannot read is left
+ * out. */
 static int
 etc_entry (int hfd, int efd, const char *name, struct corral_error *err)
 {
@@ -275,33 +274,9 @@ etc_entry (int hfd, int efd, const char *name, struct corral_error *err)
         return corral_fail (err, errno, "symlink /etc/%s", name);
       return 0;
     }
-  if (S_ISREG (st.st_mode) && st.st_size <= 256 * 1024)
-    {
-      int in = openat (hfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-      if (in < 0)
-        return 0;
-      int out = openat (efd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-      int ret = 0;
-      if (out < 0)
-        ret = corral_fail (err, errno, "create /etc/%s", name);
-      else
-        {
-          off_t left = st.st_size;
-          while (left > 0)
-            {
-              ssize_t n = sendfile (out, in, NULL, (size_t) left);
-              if (n <= 0)
-                break; /* shrank meanwhile: keep what was there */
-              left -= n;
-            }
-          close (out);
-        }
-      close (in);
-      return ret;
-    }
   if (!S_ISDIR (st.st_mode) && !S_ISREG (st.st_mode))
     return 0;
-  /* A directory, or a file too big to copy: bind it. */
+  /* A directory or a file: bind it. */
   bool dir = S_ISDIR (st.st_mode);
   int src = openat (hfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (src < 0)
@@ -455,10 +430,9 @@ make_dev (int rootfd, struct corral_error *err)
   return ret;
 }
 
-/* A fresh procfs for the new pid namespace, with crun's masks: files that
- * leak host state or act on the host are covered by /dev/null or an empty
- * read-only tmpfs, and the sysctl and other host-wide trees are
- * read-only. */
+/* A fresh, read-only procfs for the new pid namespace, with crun's masks:
+ * files that leak host state or act on the host are covered by /dev/null or
+ * an empty read-only tmpfs. */
 static int
 make_proc (int rootfd, struct corral_error *err)
 {
@@ -467,7 +441,11 @@ make_proc (int rootfd, struct corral_error *err)
     return -1;
   char tp[64];
   fd_path (t, tp, sizeof tp);
-  int r = mount ("proc", tp, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  /* Read-only as a whole, as nsjail mounts it: /proc/sys, /proc/sysrq-trigger,
+   * /proc/irq and the rest cannot be written even by a uid 0 that kept no
+   * capabilities (sysctl permissions look at the uid alone).  Writes through
+   * /proc/self/fd/N reach the file itself, not procfs, and still work. */
+  int r = mount ("proc", tp, "proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   int e = errno;
   close (t);
   if (r < 0)
@@ -490,18 +468,7 @@ make_proc (int rootfd, struct corral_error *err)
       if (faccessat (dfd, null_files[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
         continue;
       snprintf (what, sizeof what, "/proc/%s", null_files[i]);
-      int mt = -1;
-      ret = bind_over (dfd, null_files[i], "/dev/null", what, &mt, err);
-      if (ret == 0)
-        {
-          /* reopen: mt is the covered file, the new mount sits on top */
-          close (mt);
-          mt = openat (dfd, null_files[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
-          if (mt < 0 || set_attr (mt, NULL, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, false) < 0)
-            ret = corral_fail (err, errno, "make %s read-only", what);
-          if (mt >= 0)
-            close (mt);
-        }
+      ret = bind_over (dfd, null_files[i], "/dev/null", what, NULL, err);
     }
   static const char *const empty_dirs[] = { "acpi", "scsi", "asound", "driver" };
   for (size_t i = 0; ret == 0 && i < sizeof empty_dirs / sizeof *empty_dirs; i++)
@@ -515,28 +482,6 @@ make_proc (int rootfd, struct corral_error *err)
                  "size=4k,mode=0555") < 0)
         ret = corral_fail (err, errno, "mask /proc/%s", empty_dirs[i]);
       close (m);
-    }
-  static const char *const ro_dirs[] = { "sys", "bus", "fs", "irq" };
-  for (size_t i = 0; ret == 0 && i < sizeof ro_dirs / sizeof *ro_dirs; i++)
-    {
-      int m = openat (dfd, ro_dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (m < 0)
-        continue;
-      char mp[64];
-      fd_path (m, mp, sizeof mp);
-      snprintf (what, sizeof what, "/proc/%s", ro_dirs[i]);
-      if (mount (mp, mp, NULL, MS_BIND | MS_REC, NULL) < 0)
-        ret = corral_fail (err, errno, "bind %s", what);
-      close (m);
-      if (ret == 0)
-        {
-          m = openat (dfd, ro_dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-          if (m < 0 || set_attr (m, NULL, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
-                                              | MOUNT_ATTR_NOEXEC, true) < 0)
-            ret = corral_fail (err, errno, "make %s read-only", what);
-          if (m >= 0)
-            close (m);
-        }
     }
   close (dfd);
   return ret;

@@ -2,7 +2,8 @@
  *
  *   cgroup(s) created and limited
  *   clone3(new user?, pid, mount, net, ipc, uts; CLONE_INTO_CGROUP; CLONE_PIDFD)
- *   write uid/gid maps, attach v1 cgroups, release the child (sync pipe)
+ *   write uid/gid maps, release the child (sync socket); it joins its v1
+ *   cgroups itself (see corral_cgroup_open_join)
  *   supervise: drain stdout/stderr (bounded), poll CPU time, wall deadline,
  *              the init's pidfd, the report pipe
  *   verdict, stats, then tear down: cgroup.kill / SIGKILL to init, rmdir.
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/sched.h>
@@ -115,14 +117,36 @@ write_proc_file (pid_t pid, const char *file, const char *data, struct corral_er
   return 0;
 }
 
+/* The host ids the sandbox's processes have.  Rootless: our own, the only
+ * ones we may map.  Root with a user namespace: the same ids outside as
+ * inside, except that inside 0 is never the host's root. */
+static void
+outer_ids (uid_t uid, gid_t gid, bool userns, uid_t *ou, gid_t *og)
+{
+  if (geteuid () != 0)
+    {
+      *ou = geteuid ();
+      *og = getegid ();
+    }
+  else if (userns)
+    {
+      *ou = uid != 0 ? uid : 65534;
+      *og = gid != 0 ? gid : 65534;
+    }
+  else
+    {
+      *ou = uid;
+      *og = gid;
+    }
+}
+
 static int
 write_id_maps (pid_t pid, uid_t uid, gid_t gid, struct corral_error *err)
 {
   char map[64];
-  /* Rootless: our own ids are the only ones we may map.  Root: the same
-   * ids outside as inside, except that inside 0 is never the host's root. */
-  uid_t outer_uid = geteuid () != 0 ? geteuid () : uid != 0 ? uid : 65534;
-  gid_t outer_gid = geteuid () != 0 ? getegid () : gid != 0 ? gid : 65534;
+  uid_t outer_uid;
+  gid_t outer_gid;
+  outer_ids (uid, gid, true, &outer_uid, &outer_gid);
   /* setgroups must be denied before an unprivileged gid_map write. */
   if (geteuid () != 0 && write_proc_file (pid, "setgroups", "deny", err) < 0)
     return -1;
@@ -258,6 +282,60 @@ decide (struct corral_result *res, const struct corral_spec *spec, int wstatus, 
   snprintf (res->reason, sizeof res->reason, "exited with code %d", res->exit_code);
 }
 
+/* One release byte; a child that gave up during its setup (EPIPE) is not an
+ * error here: its report says why. */
+static int
+release_step (int fd, char what, struct corral_error *err)
+{
+  if (send (fd, &what, 1, MSG_NOSIGNAL) == 1 || errno == EPIPE || errno == ECONNRESET)
+    return 0;
+  return corral_fail (err, errno, "release sandbox");
+}
+
+/* Two releases: 'm' once the id maps are written, so the child can take its
+ * identity and build its root; 'p' once it sits in its v2 cgroup (at once
+ * with CLONE_INTO_CGROUP) and its lo is up (through the netlink socket it
+ * sends us), after which it joins its v1 cgroups itself and runs the
+ * program. */
+static int
+release_sandbox (int fd, pid_t pid, bool userns, uid_t uid, gid_t gid,
+                 enum corral_net_setup net_setup, bool net_lo, const struct corral_host *host,
+                 struct corral_cgroup *cg, bool cloned_into, struct corral_error *err)
+{
+  if (userns && write_id_maps (pid, uid, gid, err) < 0)
+    return -1;
+  if (release_step (fd, 'm', err) < 0)
+    return -1;
+  /* Work that needs no order with the child, done while it sets up. */
+  corral_cgroup_reap_stale (host);
+  if (net_setup == CORRAL_NETSET_RECV_NS)
+    {
+      int ns;
+      if (corral_net_make (net_lo, &ns, err) < 0)
+        return -1;
+      int r = corral_send_fd (fd, ns);
+      close (ns);
+      if (r < 0 && errno != EPIPE && errno != ECONNRESET)
+        return corral_fail (err, errno, "pass the network namespace");
+    }
+  if (net_setup == CORRAL_NETSET_SEND_NL)
+    {
+      int nl = corral_recv_fd (fd);
+      if (nl < 0)
+        {
+          /* The child stopped during setup (its report says why): send it
+           * no release, only EOF. */
+          shutdown (fd, SHUT_WR);
+          return 0;
+        }
+      if (corral_net_loopback_up (nl, err) < 0)
+        return -1;
+    }
+  if (!cloned_into && corral_cgroup_attach_v2 (cg, pid, err) < 0)
+    return -1;
+  return release_step (fd, 'p', err);
+}
+
 int
 corral_run (const struct corral_spec *spec, struct corral_result *res, struct corral_error *err)
 {
@@ -332,11 +410,25 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   pid_t pid = -1;
   struct stream out = { .fd = -1, .relay = -1 }, errs = { .fd = -1, .relay = -1 };
 
-  if (pipe2 (sync_p, O_CLOEXEC) < 0 || pipe2 (rep_p, O_CLOEXEC) < 0 || pipe2 (out_p, O_CLOEXEC) < 0
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 || pipe2 (rep_p, O_CLOEXEC) < 0 || pipe2 (out_p, O_CLOEXEC) < 0
       || pipe2 (err_p, O_CLOEXEC) < 0)
     {
       corral_fail (err, errno, "pipe");
       goto out;
+    }
+  /* The program's stdout and stderr pipes are its own, so that it can
+   * reopen them as /dev/stdout or /proc/self/fd/1 (a root-owned 0600 pipe
+   * refuses that to uid 65534). */
+  if (geteuid () == 0)
+    {
+      uid_t ou;
+      gid_t og;
+      outer_ids (uid, gid, userns, &ou, &og);
+      if (fchown (out_p[1], ou, og) < 0 || fchown (err_p[1], ou, og) < 0)
+        {
+          corral_fail (err, errno, "give the output pipes to uid %u", (unsigned) ou);
+          goto out;
+        }
     }
   stdin_fd = spec->stdin_fd >= 0 ? dup (spec->stdin_fd) : open ("/dev/null", O_RDONLY | O_CLOEXEC);
   if (stdin_fd < 0)
@@ -344,6 +436,8 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
       corral_fail (err, errno, "stdin");
       goto out;
     }
+  if (corral_cgroup_open_join (cg, &ctx.join, err) < 0)
+    goto out;
   ctx.sync_rd = sync_p[0];
   ctx.parent_fds[0] = sync_p[1];
   ctx.parent_fds[1] = rep_p[0];
@@ -355,8 +449,16 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   ctx.err_wr = err_p[1];
 
   uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
-  if (spec->net != CORRAL_NET_HOST)
-    flags |= CLONE_NEWNET;
+  /* The network namespace: see net.c. */
+  if (spec->net == CORRAL_NET_HOST)
+    ctx.net_setup = CORRAL_NETSET_NONE;
+  else if (!userns)
+    ctx.net_setup = CORRAL_NETSET_RECV_NS;
+  else
+    {
+      flags |= CLONE_NEWNET;
+      ctx.net_setup = spec->net == CORRAL_NET_LOOPBACK ? CORRAL_NETSET_SEND_NL : CORRAL_NETSET_NONE;
+    }
   if (userns)
     flags |= CLONE_NEWUSER;
   int cgfd = host->clone_into_cgroup ? corral_cgroup_v2_fd (cg) : -1;
@@ -379,6 +481,7 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
       goto out;
     }
   pid = (pid_t) p;
+  corral_cgroup_join_close (&ctx.join);
   close (sync_p[0]);
   sync_p[0] = -1;
   close (rep_p[1]);
@@ -390,17 +493,9 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   close (stdin_fd);
   stdin_fd = -1;
 
-  if ((userns && write_id_maps (pid, uid, gid, err) < 0)
-      || corral_cgroup_attach (cg, pid, cgfd >= 0, err) < 0)
+  if (release_sandbox (sync_p[1], pid, userns, uid, gid, ctx.net_setup,
+                       spec->net == CORRAL_NET_LOOPBACK, host, cg, cgfd >= 0, err) < 0)
     {
-      kill_sandbox (cg, pidfd);
-      waitpid (pid, NULL, 0);
-      pid = -1;
-      goto out;
-    }
-  if (write (sync_p[1], "x", 1) != 1)
-    {
-      corral_fail (err, errno, "release sandbox");
       kill_sandbox (cg, pidfd);
       waitpid (pid, NULL, 0);
       pid = -1;
@@ -591,6 +686,7 @@ out:
   for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
     if (fds[i] >= 0)
       close (fds[i]);
+  corral_cgroup_join_close (&ctx.join);
   free (out.buf);
   free (errs.buf);
   corral_cgroup_destroy (cg);

@@ -169,10 +169,10 @@ corral_sandbox_init (const struct corral_sandbox_ctx *ctx)
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   for (int i = 0; i < 4; i++)
     close (ctx->parent_fds[i]);
+  /* First release: the id maps are written. */
   char b;
   if (read (ctx->sync_rd, &b, 1) != 1)
     _exit (125);
-  close (ctx->sync_rd);
   /* Not dumpable while we set up: nothing may ptrace or read our memory.
    * (Only now: a rootless supervisor must open our /proc/PID/uid_map,
    * which a non-dumpable process's /proc files refuse.) */
@@ -188,23 +188,51 @@ corral_sandbox_init (const struct corral_sandbox_ctx *ctx)
       corral_fail (&err, errno, "take uid %u in the user namespace", (unsigned) ctx->uid);
       setup_failed (ctx, &err);
     }
-  /* The cgroup namespace is made after the supervisor placed us, so the
-   * sandbox sees its own cgroup as the root. */
-  if (unshare (CLONE_NEWCGROUP) < 0)
-    {
-      corral_fail (&err, errno, "unshare cgroup namespace");
-      setup_failed (ctx, &err);
-    }
   const char *hn = spec->hostname ? spec->hostname : "corral";
   if (sethostname (hn, strlen (hn)) < 0)
     {
       corral_fail (&err, errno, "sethostname");
       setup_failed (ctx, &err);
     }
-  if (spec->net == CORRAL_NET_LOOPBACK && corral_net_loopback_up (&err) < 0)
-    setup_failed (ctx, &err);
+  if (ctx->net_setup == CORRAL_NETSET_SEND_NL)
+    {
+      /* The supervisor brings lo up through it (net.c) before 'p'. */
+      int nl = corral_net_open ();
+      if (nl < 0 || corral_send_fd (ctx->sync_rd, nl) < 0)
+        {
+          corral_fail (&err, errno, "netlink socket for lo");
+          setup_failed (ctx, &err);
+        }
+      close (nl);
+    }
   if (corral_rootfs_setup (spec, ctx->uid, ctx->gid, &err) < 0)
     setup_failed (ctx, &err);
+
+  if (ctx->net_setup == CORRAL_NETSET_RECV_NS)
+    {
+      int ns = corral_recv_fd (ctx->sync_rd);
+      if (ns < 0)
+        _exit (125); /* the supervisor failed: it reports why */
+      if (setns (ns, CLONE_NEWNET) < 0)
+        {
+          corral_fail (&err, errno, "enter the network namespace");
+          setup_failed (ctx, &err);
+        }
+      close (ns);
+    }
+  /* Second release: we are in our v2 cgroup; join the v1 ones.  The cgroup
+   * namespace is made only now, so the sandbox sees its own cgroup as the
+   * root. */
+  if (read (ctx->sync_rd, &b, 1) != 1)
+    _exit (125);
+  close (ctx->sync_rd);
+  if (corral_cgroup_join_self (&ctx->join, &err) < 0)
+    setup_failed (ctx, &err);
+  if (unshare (CLONE_NEWCGROUP) < 0)
+    {
+      corral_fail (&err, errno, "unshare cgroup namespace");
+      setup_failed (ctx, &err);
+    }
 
   int sv[2] = { -1, -1 };
   if (spec->policy && socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
