@@ -487,3 +487,101 @@ def test_dataset_by_name_is_downloaded_checked_and_cached(corral, work):
     # cached: no server needed any more
     p = corral.cli("eval", "humaneval", "--problems", "humaneval", "--samples", str(s), env=env)
     assert p.returncode == 0 and "downloading" not in p.stderr, p.stderr
+
+
+def test_lcb_release_reads_exactly_the_official_release_files(corral, work):
+    # Six release files on a loopback mirror, as code_generation_lite
+    # publishes them: test.jsonl (release_v1) ... test6.jsonl (release_v6).
+    rows = [json.loads(l) for l in open(os.path.join(LCB, "lcb_public_879.jsonl"))]
+    samples = {s["question_id"]: s for s in
+               json.load(open(os.path.join(LCB, "o1_preview_samples.json")))}
+    ref = lcb_reference()
+    easy = [r for r in rows if r["difficulty"] == "easy" and r["question_id"] not in TIMING
+            and not starts_a_thread(samples[r["question_id"]]["code_list"][0])]
+    files = [easy[0:2], easy[2:3], [], [], easy[3:4], []]
+    home, mirror = work / "home", work / "mirror"
+    home.mkdir()
+    mirror.mkdir()
+    if corral.mode == "user":
+        os.chown(home, 65534, 65534)
+    for i, part in enumerate(files):
+        name = "test.jsonl" if i == 0 else f"test{i + 1}.jsonl"
+        (mirror / name).write_text("".join(json.dumps(r) + "\n" for r in part))
+    s = work / "s.json"
+    s.write_text(json.dumps([samples[r["question_id"]] for r in easy[:4]]))
+    os.chmod(s, 0o644)
+    srv, url = _serve(mirror)
+    env = {"HOME": str(home), "CORRAL_DATASET_MIRROR": url}
+
+    def run(*release):
+        p = corral.cli("eval", "livecodebench", "--problems", "livecodebench", "--samples", str(s),
+                       "--json", *release, env=env, timeout=600)
+        assert p.returncode == 0, p.stderr
+        summary = json.loads(p.stdout.strip().splitlines()[-1])
+        graded = {q["question_id"]: q["graded_list"] for q in json.load(open(str(s) + "_eval_all.json"))}
+        return summary, graded
+
+    try:
+        qids = [r["question_id"] for r in easy[:4]]
+        summary, graded = run("--release", "release_v1")
+        assert summary["release"] == "release_v1" and sorted(graded) == sorted(qids[0:2])
+        summary, graded = run("--release", "v2")
+        assert sorted(graded) == [qids[2]]
+        summary, graded = run("--release", "release_v5")
+        assert sorted(graded) == sorted(qids)
+        summary, graded = run()  # release_latest: all six files
+        assert summary["release"] == "release_latest" and sorted(graded) == sorted(qids)
+        assert all(graded[q] == ref[q] for q in qids), (graded, {q: ref[q] for q in qids})
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    # each release file was fetched once, and is read from the cache since
+    cache = home / ".cache" / "corral" / "datasets"
+    assert sorted(f.name for f in cache.iterdir()) == sorted(
+        "livecodebench-" + ("test.jsonl" if i == 0 else f"test{i + 1}.jsonl") for i in range(6))
+
+
+def test_lcb_release_needs_the_official_files(corral, work):
+    s = work / "s.json"
+    s.write_text("[]")
+    p = corral.cli("eval", "livecodebench", "--problems", os.path.join(LCB, "lcb_public_879.jsonl"),
+                   "--samples", str(s), "--release", "release_v2")
+    assert p.returncode == 2 and "--release picks the official release files" in p.stderr, p.stderr
+    p = corral.cli("eval", "livecodebench", "--problems", "livecodebench", "--samples", str(s),
+                   "--release", "release_v9")
+    assert p.returncode == 2 and "not release_v1..release_v6" in p.stderr, p.stderr
+    p = corral.cli("eval", "humaneval", "--problems", "humaneval", "--samples", str(s),
+                   "--release", "v1")
+    assert p.returncode == 2 and "for livecodebench" in p.stderr, p.stderr
+
+
+def test_lcb_resume_keeps_graded_generations_and_runs_the_rest(corral, work):
+    pick = lcb_subset()[:4]
+    ref = lcb_reference()
+    s = work / "lcb_resume.json"
+    s.write_text(json.dumps(pick))
+    os.chmod(s, 0o644)
+    p, summary, results = lcb_eval(corral, work, s)
+    assert p.returncode == 0, p.stderr
+    out = str(s) + "_eval_all.json"
+    # make the previous file partial: the first generation unfinished (null,
+    # as an interrupted run writes it), the second's verdict forged so that
+    # a rerun would be seen
+    results[0]["graded_list"][0] = None
+    results[0]["metadata"][0] = None
+    forged = not results[1]["graded_list"][0]
+    results[1]["graded_list"][0] = forged
+    with open(out, "w") as f:
+        json.dump(results, f)
+    p, summary, again = lcb_eval(corral, work, s, "--resume")
+    assert p.returncode == 0, p.stderr
+    assert "resuming: 3 of 4 generations" in p.stderr, p.stderr
+    by_q = {q["question_id"]: q for q in again}
+    assert by_q[results[0]["question_id"]]["graded_list"] == ref[results[0]["question_id"]]
+    assert by_q[results[1]["question_id"]]["graded_list"] == [forged]  # kept, not rerun
+    assert summary["generations"] == 4
+    # a results file that is not a list: a warning, and a full run
+    with open(out, "w") as f:
+        f.write("{}")
+    p, summary, _ = lcb_eval(corral, work, s, "--resume")
+    assert p.returncode == 0 and "starting afresh" in p.stderr, p.stderr

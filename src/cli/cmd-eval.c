@@ -16,7 +16,7 @@
 
 enum { OPT_PROBLEMS = 256, OPT_SAMPLES, OPT_OUT, OPT_TIMEOUT, OPT_K, OPT_JSON, OPT_RESUME,
        OPT_MEMORY, OPT_PIDS, OPT_PYTHON, OPT_POLICY, OPT_NO_PROGRESS, OPT_PLATFORM,
-       OPT_DIFFICULTY, OPT_START, OPT_END, OPT_ANSWER_FORMAT };
+       OPT_DIFFICULTY, OPT_START, OPT_END, OPT_ANSWER_FORMAT, OPT_RELEASE };
 
 static const struct option options[] = {
   { "problems", required_argument, NULL, OPT_PROBLEMS },
@@ -37,6 +37,7 @@ static const struct option options[] = {
   { "difficulty", required_argument, NULL, OPT_DIFFICULTY },
   { "start-date", required_argument, NULL, OPT_START },
   { "end-date", required_argument, NULL, OPT_END },
+  { "release", required_argument, NULL, OPT_RELEASE },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -60,11 +61,15 @@ eval_usage (FILE *f)
          "                      (LiveCodeBench, whole seconds, default 6), as the references\n"
          "  --k LIST            pass@k to report (default 1,10,100 / 1,5)\n"
          "  --json              print the summary as JSON\n"
-         "  --resume            HumanEval: keep samples already scored in the results file\n"
+         "  --resume            keep samples (generations) already scored in the results file\n"
          "  --answer-format raw|fenced  fenced: samples are raw model answers; grade the\n"
          "                      last fenced code block (the reference extraction)\n"
          "  --platform P, --difficulty D, --start-date YYYY-MM-DD, --end-date YYYY-MM-DD\n"
          "                      LiveCodeBench: only the questions that match\n"
+         "  --release R         LiveCodeBench, with --problems livecodebench: the official\n"
+         "                      release files, as lcb_runner: release_v1..release_v6 (that\n"
+         "                      release and all before), release_latest (default), v1..v6\n"
+         "                      (only what that release added)\n"
          "  --memory SIZE       per sandbox (default 2G)\n"
          "  --pids N            per sandbox (default 128)\n"
          "  --python PATH       interpreter inside the sandbox (default python3)\n"
@@ -207,6 +212,18 @@ cmd_eval (int argc, char **argv)
             }
           break;
         case OPT_PLATFORM: o.platform = optarg; break;
+        case OPT_RELEASE:
+          {
+            unsigned a, b;
+            if (eval_lcb_release (optarg, &a, &b) < 0)
+              {
+                cli_error ("eval", "--release: `%s` is not release_v1..release_v6, release_latest "
+                           "or v1..v6", optarg);
+                return EXIT_USAGE;
+              }
+            o.release = optarg;
+            break;
+          }
         case OPT_DIFFICULTY:
           if (strcmp (optarg, "easy") && strcmp (optarg, "medium") && strcmp (optarg, "hard"))
             {
@@ -249,14 +266,16 @@ cmd_eval (int argc, char **argv)
       cli_error ("eval", "%s needs --problems FILE and --samples FILE", bench);
       return EXIT_USAGE;
     }
-  if (!lcb && (o.platform || o.difficulty || o.start_date || o.end_date))
+  if (!lcb && (o.platform || o.difficulty || o.start_date || o.end_date || o.release))
     {
-      cli_error ("eval", "--platform, --difficulty and the dates are for livecodebench");
+      cli_error ("eval", "--platform, --difficulty, --release and the dates are for livecodebench");
       return EXIT_USAGE;
     }
-  if (lcb && o.resume)
+  bool by_name = strcmp (o.problems, bench) == 0 && access (o.problems, F_OK) != 0;
+  if (o.release && !by_name)
     {
-      cli_error ("eval", "--resume is not available for livecodebench yet");
+      cli_error ("eval", "--release picks the official release files: use it with `--problems "
+                 "livecodebench` (a local file can be narrowed with --start-date/--end-date)");
       return EXIT_USAGE;
     }
   struct corral_error err = { 0 };
@@ -267,16 +286,21 @@ cmd_eval (int argc, char **argv)
       return EXIT_IE;
     }
   o.policy = policy;
-  /* the dataset's name fetches the official file (once, then cached) */
-  static char problems_path[4096];
-  if (strcmp (o.problems, bench) == 0)
+  /* the dataset's name fetches the official files (once, then cached); a
+   * file of that name in the working directory wins */
+  char *parts[EVAL_MAX_PARTS + 1] = { NULL };
+  if (by_name)
     {
-      if (eval_dataset_resolve (o.problems, problems_path, sizeof problems_path, &err) < 0)
+      if (eval_dataset_resolve (o.problems, o.release, parts, &err) < 0)
         {
           cli_error ("eval", "%s", err.msg);
           return EXIT_IE;
         }
-      o.problems = problems_path;
+      o.problems = parts[0];
+      for (size_t i = 0; parts[i]; i++)
+        o.problem_parts[i] = parts[i];
+      if (lcb && o.release == NULL)
+        o.release = "release_latest";
     }
   struct sigaction sa = { .sa_handler = on_sigint };
   sigemptyset (&sa.sa_mask);
@@ -285,6 +309,8 @@ cmd_eval (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   fflush (stdout);
   int r = lcb ? eval_livecodebench (&o, &err) : eval_humaneval (&o, &err);
+  for (size_t i = 0; parts[i]; i++)
+    free (parts[i]);
   if (r < 0)
     {
       cli_error ("eval", "%s", err.msg);

@@ -1,8 +1,10 @@
 /* dataset.c - `--problems humaneval` / `--problems livecodebench`: the
- * official files, downloaded once over HTTPS with libcurl into
+ * official files, each downloaded once over HTTPS with libcurl into
  * $XDG_CACHE_HOME/corral/datasets (else ~/.cache/...), checked against a
- * SHA-256 where one is known, written atomically.  CORRAL_DATASET_MIRROR
- * replaces the hosts (a local mirror; the tests serve one on loopback). */
+ * SHA-256 where one is known, written atomically.  LiveCodeBench keeps its
+ * six release files apart, so that --release reads exactly the files
+ * lcb_runner would.  CORRAL_DATASET_MIRROR replaces the hosts (a local
+ * mirror; the tests serve one on loopback). */
 #include "config.h"
 #include "eval.h"
 #include "sha256.h"
@@ -17,25 +19,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct dataset {
-  const char *name, *file;      /* cache file name */
-  const char *sha256;           /* of the whole file, or NULL */
-  const char *urls[7];          /* concatenated in this order */
+/* One file of a dataset: cached under `file`, fetched from `url`. */
+struct part {
+  const char *file, *url;
+  const char *sha256; /* of the file, or NULL */
 };
 
-/* HumanEval.jsonl.gz as published in openai/human-eval (44,877 bytes);
- * LiveCodeBench code_generation_lite's test files up to release_v6. */
-static const struct dataset datasets[] = {
-  { "humaneval", "HumanEval.jsonl.gz",
-    "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef",
-    { "https://github.com/openai/human-eval/raw/master/data/HumanEval.jsonl.gz" } },
-  { "livecodebench", "livecodebench-release_v6.jsonl", NULL,
-    { "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/main/test.jsonl",
-      "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/main/test2.jsonl",
-      "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/main/test3.jsonl",
-      "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/main/test4.jsonl",
-      "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/main/test5.jsonl",
-      "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/main/test6.jsonl" } },
+#define HF_LCB "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/main/"
+
+/* HumanEval.jsonl.gz as published in openai/human-eval (44,877 bytes). */
+static const struct part humaneval_parts[] = {
+  { "HumanEval.jsonl.gz", "https://github.com/openai/human-eval/raw/master/data/HumanEval.jsonl.gz",
+    "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef" },
+};
+/* LiveCodeBench code_generation_lite: one file per release, test.jsonl
+ * (release_v1) to test6.jsonl (release_v6). */
+static const struct part lcb_parts[] = {
+  { "livecodebench-test.jsonl", HF_LCB "test.jsonl", NULL },
+  { "livecodebench-test2.jsonl", HF_LCB "test2.jsonl", NULL },
+  { "livecodebench-test3.jsonl", HF_LCB "test3.jsonl", NULL },
+  { "livecodebench-test4.jsonl", HF_LCB "test4.jsonl", NULL },
+  { "livecodebench-test5.jsonl", HF_LCB "test5.jsonl", NULL },
+  { "livecodebench-test6.jsonl", HF_LCB "test6.jsonl", NULL },
 };
 
 struct sink {
@@ -72,45 +77,29 @@ cache_dir (char *out, size_t len, struct corral_error *err)
   return 0;
 }
 
-int
-eval_dataset_resolve (const char *name, char *path, size_t len, struct corral_error *err)
+/* Downloads one part into path (atomically: a temporary file renamed). */
+static int
+download (const struct part *pt, const char *path, struct corral_error *err)
 {
-  const struct dataset *d = NULL;
-  for (size_t i = 0; i < sizeof datasets / sizeof *datasets; i++)
-    if (strcmp (name, datasets[i].name) == 0)
-      d = &datasets[i];
-  /* a file of that name in the working directory wins */
-  if (d == NULL || access (name, F_OK) == 0)
-    {
-      snprintf (path, len, "%s", name);
-      return 0;
-    }
-  char dir[PATH_MAX];
-  if (cache_dir (dir, sizeof dir, err) < 0)
-    return -1;
-  snprintf (path, len, "%s/%s", dir, d->file);
-  if (access (path, R_OK) == 0)
-    return 0;
-
   char tmp[PATH_MAX + 32];
   snprintf (tmp, sizeof tmp, "%s.part.%d", path, (int) getpid ());
   char msg[512];
   if (corral_curl_load (msg, sizeof msg) < 0)
-    return corral_fail (err, 0, "download %s: %s", d->name, msg);
+    return corral_fail (err, 0, "download %s: %s", pt->file, msg);
+  char url[1024];
+  const char *mirror = getenv ("CORRAL_DATASET_MIRROR");
+  if (mirror && mirror[0])
+    snprintf (url, sizeof url, "%s/%s", mirror, strrchr (pt->url, '/') + 1);
+  else
+    snprintf (url, sizeof url, "%s", pt->url);
   struct sink s = { .f = fopen (tmp, "we") };
   if (s.f == NULL)
     return corral_fail (err, errno, "write %s", tmp);
   sha256_init (&s.sha);
-  const char *mirror = getenv ("CORRAL_DATASET_MIRROR");
   CURL *c = sym_curl_easy_init ();
   int ret = c ? 0 : corral_fail (err, ENOMEM, "libcurl");
-  for (size_t i = 0; ret == 0 && i < 7 && d->urls[i]; i++)
+  if (ret == 0)
     {
-      char url[1024];
-      if (mirror && mirror[0])
-        snprintf (url, sizeof url, "%s/%s", mirror, strrchr (d->urls[i], '/') + 1);
-      else
-        snprintf (url, sizeof url, "%s", d->urls[i]);
       fprintf (stderr, "corral: eval: downloading %s\n", url);
       sym_curl_easy_setopt (c, CURLOPT_URL, url);
       sym_curl_easy_setopt (c, CURLOPT_FOLLOWLOCATION, 1L);
@@ -129,22 +118,87 @@ eval_dataset_resolve (const char *name, char *path, size_t len, struct corral_er
           ret = corral_fail (err, 0, "download %s: %s%s", url, sym_curl_easy_strerror (r),
                              offline ? " (offline? give --problems a local copy of the file)" : "");
         }
+      sym_curl_easy_cleanup (c);
     }
-  if (c)
-    sym_curl_easy_cleanup (c);
   if (fclose (s.f) != 0 && ret == 0)
     ret = corral_fail (err, errno, "write %s", tmp);
-  if (ret == 0 && d->sha256)
+  if (ret == 0 && pt->sha256)
     {
       char hex[65];
       sha256_hex (&s.sha, hex);
-      if (strcmp (hex, d->sha256) != 0)
+      if (strcmp (hex, pt->sha256) != 0)
         ret = corral_fail (err, 0, "download of %s: SHA-256 %s, expected %s: not the official file",
-                           d->name, hex, d->sha256);
+                           pt->file, hex, pt->sha256);
     }
   if (ret == 0 && rename (tmp, path) < 0)
     ret = corral_fail (err, errno, "write %s", path);
   if (ret < 0)
     unlink (tmp);
   return ret;
+}
+
+int
+eval_lcb_release (const char *release, unsigned *first, unsigned *last)
+{
+  unsigned n;
+  char tail;
+  if (release == NULL || strcmp (release, "release_latest") == 0)
+    *first = 1, *last = 6;
+  else if (sscanf (release, "release_v%u%c", &n, &tail) == 1 && n >= 1 && n <= 6)
+    *first = 1, *last = n;
+  else if (sscanf (release, "v%u%c", &n, &tail) == 1 && n >= 1 && n <= 6)
+    *first = *last = n;
+  else
+    return -1;
+  return 0;
+}
+
+bool
+eval_dataset_known (const char *name)
+{
+  return strcmp (name, "humaneval") == 0 || strcmp (name, "livecodebench") == 0;
+}
+
+int
+eval_dataset_resolve (const char *name, const char *release, char **paths,
+                      struct corral_error *err)
+{
+  paths[0] = NULL;
+  const struct part *parts;
+  unsigned first = 1, last = 1;
+  if (strcmp (name, "humaneval") == 0)
+    parts = humaneval_parts;
+  else if (strcmp (name, "livecodebench") == 0)
+    {
+      parts = lcb_parts;
+      if (eval_lcb_release (release, &first, &last) < 0)
+        return corral_fail (err, 0, "--release: `%s` is not release_v1..release_v6, "
+                            "release_latest or v1..v6", release);
+    }
+  else
+    return corral_fail (err, 0, "no dataset called %s", name);
+  char dir[PATH_MAX];
+  if (cache_dir (dir, sizeof dir, err) < 0)
+    return -1;
+  size_t n = 0;
+  for (unsigned i = first; i <= last; i++)
+    {
+      const struct part *pt = &parts[i - 1];
+      char path[PATH_MAX + 128];
+      snprintf (path, sizeof path, "%s/%s", dir, pt->file);
+      if (access (path, R_OK) != 0 && download (pt, path, err) < 0)
+        goto fail;
+      if ((paths[n++] = strdup (path)) == NULL)
+        {
+          corral_fail (err, ENOMEM, "dataset");
+          goto fail;
+        }
+      paths[n] = NULL;
+    }
+  return 0;
+fail:
+  for (size_t i = 0; i < n; i++)
+    free (paths[i]);
+  paths[0] = NULL;
+  return -1;
 }

@@ -6,8 +6,13 @@
 
 #include "corral.h"
 
+#define EVAL_MAX_PARTS 6
+
 struct eval_opts {
   const char *problems;   /* dataset file (JSONL, .gz allowed) */
+  /* LiveCodeBench: the problems are these files in order (an official
+   * release: see eval_dataset_resolve), not `problems`; NULL-ended. */
+  const char *problem_parts[EVAL_MAX_PARTS + 1];
   const char *samples;    /* samples file */
   const char *out;        /* results file; NULL = default name */
   unsigned jobs;          /* workers */
@@ -23,6 +28,7 @@ struct eval_opts {
   bool fenced;            /* samples are raw model answers: extract the code */
   /* LiveCodeBench question filters (NULL = all) */
   const char *platform, *difficulty, *start_date, *end_date;
+  const char *release;    /* the release named, for the summary (NULL = a local file) */
 };
 
 /* 0: scored (bad rows, reported on stderr, make it 1); -1 with err when
@@ -30,10 +36,19 @@ struct eval_opts {
 int eval_humaneval (const struct eval_opts *o, struct corral_error *err);
 int eval_livecodebench (const struct eval_opts *o, struct corral_error *err);
 
-/* NAME "humaneval" or "livecodebench" (and no file of that name here):
- * the official dataset, downloaded once into the cache; path gets its
- * file.  Anything else is a path, returned as it is. */
-int eval_dataset_resolve (const char *name, char *path, size_t len, struct corral_error *err);
+/* Is NAME a dataset that eval_dataset_resolve downloads? */
+bool eval_dataset_known (const char *name);
+/* The official files of dataset NAME ("humaneval", "livecodebench"),
+ * downloaded once each into the cache; paths[] gets their names (malloc'd,
+ * NULL-ended, at most EVAL_MAX_PARTS).  For livecodebench, release picks the
+ * files as lcb_runner's --release_version does: release_v1..release_v6 (the
+ * files of that release and all before it), release_latest (all: the
+ * default, NULL), v1..v6 (the problems that release added). */
+int eval_dataset_resolve (const char *name, const char *release, char **paths,
+                          struct corral_error *err);
+/* The files [first, last] (1..6) of a LiveCodeBench release name; -1 if
+ * it is not one. */
+int eval_lcb_release (const char *release, unsigned *first, unsigned *last);
 
 /* Unbiased pass@k for one task with n samples, c correct. */
 double eval_pass_at_k (unsigned n, unsigned c, unsigned k);

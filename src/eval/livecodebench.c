@@ -133,13 +133,13 @@ cmp_q (const void *a, const void *b)
 }
 
 static int
-load_problems (struct lcb *c, struct corral_error *err)
+load_problem_file (struct lcb *c, const char *file, size_t *alloc, struct corral_error *err)
 {
   struct lines *l;
-  if (lines_open (c->o->problems, &l, err) < 0)
+  if (lines_open (file, &l, err) < 0)
     return -1;
   const char *line;
-  size_t lineno, alloc = 0;
+  size_t lineno;
   struct corral_error rerr = { 0 };
   int ret = 0;
   while ((line = lines_next (l, &lineno, &rerr)) != NULL)
@@ -152,7 +152,7 @@ load_problems (struct lcb *c, struct corral_error *err)
         {
           cJSON_Delete (row);
           ret = corral_fail (err, 0, "%s:%zu: not a LiveCodeBench problem (no question_id)",
-                             c->o->problems, lineno);
+                             file, lineno);
           break;
         }
       if (!selected (c->o, row))
@@ -165,7 +165,7 @@ load_problems (struct lcb *c, struct corral_error *err)
       char *tests = build_tests (row, &n_tests, why, sizeof why);
       if (tests == NULL)
         {
-          ret = corral_fail (err, 0, "%s:%zu: question %s: %s", c->o->problems, lineno, qid, why);
+          ret = corral_fail (err, 0, "%s:%zu: question %s: %s", file, lineno, qid, why);
           cJSON_Delete (row); /* qid points into it */
           break;
         }
@@ -176,10 +176,10 @@ load_problems (struct lcb *c, struct corral_error *err)
       if (f)
         fn = strdup (f);
       cJSON_Delete (m);
-      if (c->n_q == alloc)
+      if (c->n_q == *alloc)
         {
-          alloc = alloc ? alloc * 2 : 512;
-          struct question *nq = realloc (c->q, alloc * sizeof *nq);
+          *alloc = *alloc ? *alloc * 2 : 512;
+          struct question *nq = realloc (c->q, *alloc * sizeof *nq);
           if (nq == NULL)
             {
               free (tests);
@@ -196,11 +196,26 @@ load_problems (struct lcb *c, struct corral_error *err)
   if (ret == 0 && rerr.msg[0])
     ret = corral_fail (err, 0, "%s", rerr.msg);
   lines_close (l);
-  if (ret == 0 && c->n_q == 0)
-    ret = corral_fail (err, 0, "%s: no problems (after filters)", c->o->problems);
-  if (ret == 0)
-    qsort (c->q, c->n_q, sizeof *c->q, cmp_q);
   return ret;
+}
+
+/* The problems file, or the release's files in order (see eval.h). */
+static int
+load_problems (struct lcb *c, struct corral_error *err)
+{
+  const char *single[] = { c->o->problems, NULL };
+  const char *const *files = c->o->problem_parts[0] ? c->o->problem_parts : single;
+  size_t alloc = 0;
+  for (size_t i = 0; files[i]; i++)
+    if (load_problem_file (c, files[i], &alloc, err) < 0)
+      return -1;
+  if (c->n_q == 0)
+    return corral_fail (err, 0, "%s: no problems (after filters)", c->o->problems);
+  qsort (c->q, c->n_q, sizeof *c->q, cmp_q);
+  for (size_t i = 1; i < c->n_q; i++)
+    if (strcmp (c->q[i - 1].qid, c->q[i].qid) == 0)
+      return corral_fail (err, 0, "question %s appears twice among the problems", c->q[i].qid);
+  return 0;
 }
 
 static long
@@ -225,8 +240,9 @@ add_sample (struct lcb *c, cJSON *row, const char *where, size_t at, size_t *all
       codes_ok = false;
   if (!cJSON_IsObject (row) || !qid || !codes_ok || qi < 0)
     {
-      if (qid && codes_ok && qi < 0 && (c->o->platform || c->o->difficulty || c->o->start_date
-                                        || c->o->end_date))
+      bool narrowed = c->o->platform || c->o->difficulty || c->o->start_date || c->o->end_date
+                      || (c->o->release && strcmp (c->o->release, "release_latest") != 0);
+      if (qid && codes_ok && qi < 0 && narrowed)
         {
           (*filtered)++; /* a question the filters left out */
           cJSON_Delete (row);
@@ -482,6 +498,91 @@ on_done (void *ctx, size_t index, const char *rec, size_t len)
   progress (c, false);
 }
 
+/* --resume: generations of a previous results file with the same
+ * question_id and code, graded (true/false, with their metadata), are taken
+ * as done; unfinished ones (null) run again. */
+static void
+load_previous (struct lcb *c, const char *path)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  char *text = NULL;
+  size_t len = 0, cap = 0;
+  for (;;)
+    {
+      if (len + 65536 > cap)
+        {
+          char *nt = realloc (text, cap = cap ? cap * 2 : 1 << 20);
+          if (nt == NULL)
+            break;
+          text = nt;
+        }
+      ssize_t n = read (fd, text + len, cap - len - 1);
+      if (n <= 0)
+        break;
+      len += (size_t) n;
+    }
+  close (fd);
+  if (text == NULL)
+    return;
+  text[len] = '\0';
+  cJSON *all = cJSON_Parse (text);
+  free (text);
+  if (!cJSON_IsArray (all))
+    {
+      fprintf (stderr, "corral: eval: --resume: %s is not a results list; starting afresh\n", path);
+      cJSON_Delete (all);
+      return;
+    }
+  size_t reused = 0;
+  const cJSON *q;
+  cJSON_ArrayForEach (q, all)
+    {
+      const char *qid = eval_str_field (q, "question_id");
+      const cJSON *codes = cJSON_GetObjectItemCaseSensitive (q, "code_list");
+      const cJSON *graded = cJSON_GetObjectItemCaseSensitive (q, "graded_list");
+      const cJSON *meta = cJSON_GetObjectItemCaseSensitive (q, "metadata");
+      if (!qid || !cJSON_IsArray (codes) || !cJSON_IsArray (graded) || !cJSON_IsArray (meta))
+        continue;
+      for (int k = 0; k < cJSON_GetArraySize (codes); k++)
+        {
+          const cJSON *code = cJSON_GetArrayItem (codes, k), *gr = cJSON_GetArrayItem (graded, k);
+          const cJSON *m = cJSON_GetArrayItem (meta, k);
+          if (!cJSON_IsString (code) || !cJSON_IsBool (gr) || !cJSON_IsObject (m))
+            continue;
+          for (size_t i = 0; i < c->n_g; i++)
+            {
+              struct gen *g = &c->g[i];
+              struct lsample *sm = &c->s[g->sample];
+              if (g->done || strcmp (c->q[sm->question].qid, qid) != 0)
+                continue;
+              const cJSON *mine = cJSON_GetArrayItem (
+                  cJSON_GetObjectItemCaseSensitive (sm->row, "code_list"), (int) g->k);
+              if (strcmp (mine->valuestring, code->valuestring) != 0)
+                continue;
+              cJSON *rec = cJSON_Duplicate (m, true);
+              cJSON_DeleteItemFromObject (rec, "graded");
+              cJSON_AddBoolToObject (rec, "graded", cJSON_IsTrue (gr));
+              g->record = cJSON_PrintUnformatted (rec);
+              cJSON_Delete (rec);
+              if (g->record == NULL)
+                break;
+              g->done = true;
+              g->graded = cJSON_IsTrue (gr);
+              c->finished++;
+              c->passed += g->graded;
+              reused++;
+              break;
+            }
+        }
+    }
+  cJSON_Delete (all);
+  if (reused)
+    fprintf (stderr, "corral: eval: resuming: %zu of %zu generations already in %s\n", reused,
+             c->n_g, path);
+}
+
 static const char *const copied_fields[] = { "question_title", "question_content", "platform",
                                              "question_id", "contest_id", "contest_date",
                                              "starter_code", "difficulty" };
@@ -563,6 +664,12 @@ summary (struct lcb *c, const char *path, bool interrupted)
   cJSON_AddNumberToObject (o, "passed", (double) c->passed);
   cJSON_AddStringToObject (o, "results", path);
   cJSON_AddBoolToObject (o, "interrupted", interrupted);
+  if (c->o->release)
+    cJSON_AddStringToObject (o, "release", c->o->release);
+  else
+    cJSON_AddNullToObject (o, "release");
+  if (c->o->release && !c->o->json)
+    printf ("release %s\n", c->o->release);
   cJSON *by = cJSON_CreateObject ();
   for (size_t d = 0; d < sizeof diffs / sizeof *diffs; d++)
     {
@@ -651,8 +758,21 @@ eval_livecodebench (const struct eval_opts *o, struct corral_error *err)
       corral_fail (err, ENOMEM, "results path");
       goto done;
     }
+  bool *skip = NULL;
+  if (o->resume)
+    {
+      load_previous (&c, out_path);
+      if ((skip = calloc (c.n_g ? c.n_g : 1, sizeof *skip)) == NULL)
+        {
+          corral_fail (err, ENOMEM, "generations");
+          goto done;
+        }
+      for (size_t i = 0; i < c.n_g; i++)
+        skip[i] = c.g[i].done;
+    }
   c.t0 = eval_now_ms ();
-  int r = eval_pool_run (o->jobs, c.n_g, NULL, run_gen, on_done, &c, err);
+  int r = eval_pool_run (o->jobs, c.n_g, skip, run_gen, on_done, &c, err);
+  free (skip);
   progress (&c, true);
   if (r < 0 || write_results (&c, out_path, err) < 0)
     goto done;
