@@ -2,6 +2,7 @@
  * the library runs it, the result goes out as JSON or as our exit status. */
 #include "config.h"
 #include "cli.h"
+#include "image.h"
 #include "corral.h"
 
 #include <errno.h>
@@ -12,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
   OPT_JSON = 256, OPT_PRETTY, OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_TIME, OPT_WALL, OPT_OUTPUT,
   OPT_FSIZE, OPT_NOFILE, OPT_STACK, OPT_NET, OPT_BIND, OPT_TMPFS, OPT_CWD, OPT_ENV, OPT_STDIN,
-  OPT_POLICY, OPT_USERNS, OPT_NO_USERNS, OPT_UID, OPT_GID, OPT_HOSTNAME,
+  OPT_POLICY, OPT_USERNS, OPT_NO_USERNS, OPT_UID, OPT_GID, OPT_HOSTNAME, OPT_IMAGE, OPT_ROOTFS,
+  OPT_STORE, OPT_ROOT_SIZE,
 };
 
 static const struct option options[] = {
@@ -44,6 +47,10 @@ static const struct option options[] = {
   { "uid", required_argument, NULL, OPT_UID },
   { "gid", required_argument, NULL, OPT_GID },
   { "hostname", required_argument, NULL, OPT_HOSTNAME },
+  { "image", required_argument, NULL, OPT_IMAGE },
+  { "rootfs", required_argument, NULL, OPT_ROOTFS },
+  { "store", required_argument, NULL, OPT_STORE },
+  { "root-size", required_argument, NULL, OPT_ROOT_SIZE },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -66,6 +73,13 @@ run_usage (FILE *f)
          "  --fsize SIZE           largest file written (default 64M)\n"
          "  --nofile N             open files (default 1024)\n"
          "  --stack SIZE           stack size (default 8M)\n"
+         "Root file system (default: a read-only view of the host's /usr and a vetted /etc):\n"
+         "  --image NAME[:TAG]     an imported image (`corral image`): its layers under a\n"
+         "                         writable upper layer that is discarded; its Env and\n"
+         "                         WorkingDir apply\n"
+         "  --rootfs DIR           a directory as the read-only lower layer, the same way\n"
+         "  --root-size SIZE       the upper layer's tmpfs (default 256M)\n"
+         "  --store DIR            the image store (see `corral image --help`)\n"
          "Filesystem and environment:\n"
          "  --bind SRC:DST[:ro]    bind a host path into the sandbox\n"
          "  --tmpfs DST[:SIZE]     a tmpfs (sizes /sandbox, /tmp, /dev/shm when named)\n"
@@ -191,32 +205,44 @@ parse_tmpfs (struct corral_spec *spec, const char *arg)
 }
 
 /* Environment: a clean default with our --env additions on top. */
+/* Sets K=V in env (n entries, room for one more), replacing K. */
+static void
+env_put (char **env, size_t *n, char *kv)
+{
+  size_t klen = strcspn (kv, "=");
+  size_t j;
+  for (j = 0; j < *n; j++)
+    if (strncmp (env[j], kv, klen) == 0 && env[j][klen] == '=')
+      break;
+  if (j < *n)
+    free (env[j]);
+  else
+    (*n)++;
+  env[j] = kv;
+}
+
+/* The default environment, then the image's Env, then --env: later wins.
+ * Takes extra's strings. */
 static char **
-build_env (char **extra, size_t n_extra)
+build_env (char *const *image_env, char **extra, size_t n_extra)
 {
   char *const *base = corral_default_env;
-  size_t nb = 0;
+  size_t nb = 0, ni = 0;
   while (base[nb])
     nb++;
-  char **env = calloc (nb + n_extra + 1, sizeof *env);
+  while (image_env && image_env[ni])
+    ni++;
+  char **env = calloc (nb + ni + n_extra + 1, sizeof *env);
   if (env == NULL)
     return NULL;
   size_t n = 0;
   for (size_t i = 0; i < nb; i++)
     env[n++] = strdup (base[i]);
+  for (size_t i = 0; i < ni; i++)
+    if (strchr (image_env[i], '=') && image_env[i][0] != '=')
+      env_put (env, &n, strdup (image_env[i]));
   for (size_t i = 0; i < n_extra; i++)
-    {
-      size_t klen = strcspn (extra[i], "=");
-      size_t j;
-      for (j = 0; j < n; j++)
-        if (strncmp (env[j], extra[i], klen) == 0 && env[j][klen] == '=')
-          break;
-      if (j < n)
-        free (env[j]);
-      else
-        n++;
-      env[j] = extra[i];
-    }
+    env_put (env, &n, extra[i]);
   env[n] = NULL;
   return env;
 }
@@ -255,6 +281,12 @@ cmd_run (int argc, char **argv)
   int ret = EXIT_USAGE;
   char **env = NULL;
   int stdin_fd = -1;
+  const char *image_name = NULL, *rootfs_dir = NULL, *store_dir = NULL;
+  bool cwd_given = false;
+  struct image im = { 0 };
+  int image_lock = -1;
+  const char *rootfs_lowers[] = { ".", NULL };
+  char rootfs_abs[PATH_MAX];
 
   optind = 1;
   opterr = 0;
@@ -345,6 +377,18 @@ cmd_run (int argc, char **argv)
               goto out;
             }
           spec.cwd = optarg;
+          cwd_given = true;
+          break;
+        case OPT_IMAGE: image_name = optarg; break;
+        case OPT_ROOTFS: rootfs_dir = optarg; break;
+        case OPT_STORE: store_dir = optarg; break;
+        case OPT_ROOT_SIZE:
+          if (corral_parse_size (optarg, &v) < 0 || v == CORRAL_NO_LIMIT || v < (1u << 20))
+            {
+              cli_error ("run", "--root-size: bad size `%s` (at least 1M)", optarg);
+              goto out;
+            }
+          spec.root_size = v;
           break;
         case OPT_ENV:
           {
@@ -415,7 +459,45 @@ cmd_run (int argc, char **argv)
   spec.argv = argv + optind;
   spec.passthrough = !json;
 
-  env = build_env (extra_env, n_env);
+  if (image_name && rootfs_dir)
+    {
+      cli_error ("run", "--image and --rootfs exclude each other");
+      goto out;
+    }
+  if (store_dir && !image_name)
+    {
+      cli_error ("run", "--store is for --image");
+      goto out;
+    }
+  if (rootfs_dir)
+    {
+      struct stat sb;
+      errno = 0;
+      if (realpath (rootfs_dir, rootfs_abs) == NULL || stat (rootfs_abs, &sb) < 0 || !S_ISDIR (sb.st_mode))
+        {
+          cli_error ("run", "--rootfs %s: %s", rootfs_dir, errno ? strerror (errno) : "not a directory");
+          goto out;
+        }
+      spec.lowers_base = rootfs_abs;
+      spec.lowers = rootfs_lowers;
+      spec.n_lowers = 1;
+    }
+  if (image_name)
+    {
+      struct corral_error ierr = { 0 };
+      struct image_store st;
+      if (image_store_open (store_dir, &st, &ierr) < 0
+          || image_use (&st, image_name, &im, &image_lock, &spec, &ierr) < 0)
+        {
+          cli_error ("run", "--image %s: %s", image_name, ierr.msg);
+          ret = EXIT_IE;
+          goto out;
+        }
+      if (!cwd_given && im.workdir && im.workdir[0] == '/')
+        spec.cwd = im.workdir;
+    }
+
+  env = build_env (image_name ? im.env : NULL, extra_env, n_env);
   if (env == NULL)
     {
       cli_error ("run", "out of memory");
@@ -500,6 +582,8 @@ out:
   free (spec.mounts);
   if (stdin_fd >= 0)
     close (stdin_fd);
+  if (image_name)
+    image_release (&im, image_lock);
   fflush (stdout);
   return ret;
 }

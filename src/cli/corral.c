@@ -30,11 +30,12 @@ usage (FILE *f)
          "Commands:\n"
          "  run [OPTIONS] -- CMD [ARG...]   run one program in a fresh sandbox\n"
          "  eval humaneval|livecodebench    score samples like the reference harnesses\n"
+         "  image import|ls|inspect|rm|gc   images without Docker (docker export/save, OCI)\n"
          "  doctor [--json]                 what this host offers and what corral will use\n"
          "  help                            this text\n"
          "\n"
          "`corral COMMAND --help` describes a command; see corral(1), corral-run(1),\n"
-         "corral-eval(1), corral-doctor(1) and corral-policy(5).\n",
+         "corral-eval(1), corral-image(1), corral-doctor(1) and corral-policy(5).\n",
          f);
 }
 
@@ -53,6 +54,8 @@ main (int argc, char **argv)
     return cmd_doctor (argc - 1, argv + 1);
   if (strcmp (cmd, "eval") == 0)
     return cmd_eval (argc - 1, argv + 1);
+  if (strcmp (cmd, "image") == 0)
+    return cmd_image (argc - 1, argv + 1);
   if (strcmp (cmd, "help") == 0 || strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0)
     {
       usage (stdout);

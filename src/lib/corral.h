@@ -128,6 +128,16 @@ struct corral_spec {
   size_t n_mounts;
   uint64_t tmp_size, shm_size, sandbox_size; /* tmpfs sizes, bytes */
 
+  /* The root file system.  n_lowers == 0: the host view (the embedded
+   * default).  Otherwise an overlay of the directories lowers[] (the first
+   * is the top layer: an image's layers, or one --rootfs directory), named
+   * relative to lowers_base, with a writable upper layer on a tmpfs of
+   * root_size bytes that is discarded after the run. */
+  const char *lowers_base;
+  const char *const *lowers;
+  size_t n_lowers;
+  uint64_t root_size;
+
   /* limits; CORRAL_NO_LIMIT when unset */
   uint64_t memory;         /* bytes */
   uint64_t pids;

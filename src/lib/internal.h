@@ -88,7 +88,7 @@ enum corral_backend corral_cgroup_stats (struct corral_cgroup *cg, uint64_t *pea
 void corral_cgroup_destroy (struct corral_cgroup *cg);
 
 /* ---- rootfs.c (runs inside the new mount namespace) ---------------------- */
-int corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid,
+int corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns,
                          struct corral_error *err);
 
 /* ---- net.c ---------------------------------------------------------------- */

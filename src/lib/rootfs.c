@@ -525,11 +525,11 @@ user_mounts (int rootfd, const struct corral_spec *spec, const int *src_fds,
   return 0;
 }
 
-static int build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, const int *src_fds,
-                       struct corral_error *err);
+static int build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns,
+                       const int *src_fds, int lowers_fd, struct corral_error *err);
 
 int
-corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid,
+corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns,
                      struct corral_error *err)
 {
   /* Nothing we mount may propagate back to the host. */
@@ -539,8 +539,18 @@ corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid,
   if (src_fds == NULL)
     return corral_fail (err, ENOMEM, "rootfs");
   int r = open_sources (spec, src_fds, err);
+  /* The layers' directory, like bind sources, is opened before NEWROOT is
+   * covered. */
+  int lowers_fd = -1;
+  if (r == 0 && spec->n_lowers > 0
+      && (lowers_fd = open (spec->lowers_base ? spec->lowers_base : "/",
+                            O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    r = corral_fail (err, errno, "root file system layers in %s",
+                     spec->lowers_base ? spec->lowers_base : "/");
   if (r == 0)
-    r = build_root (spec, uid, gid, src_fds, err);
+    r = build_root (spec, uid, gid, userns, src_fds, lowers_fd, err);
+  if (lowers_fd >= 0)
+    close (lowers_fd);
   for (size_t i = 0; i < spec->n_mounts; i++)
     if (src_fds[i] >= 0)
       close (src_fds[i]);
@@ -548,18 +558,89 @@ corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid,
   return r;
 }
 
-static int
-build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, const int *src_fds,
-            struct corral_error *err)
+/* An appended overlay mount option value: ':' ',' '\\' escaped. */
+static bool
+opt_append (char *buf, size_t len, size_t *at, const char *s, bool escape)
 {
-  if (mount ("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096") < 0)
+  for (; *s; s++)
+    {
+      if (escape && (*s == ':' || *s == ',' || *s == '\\'))
+        {
+          if (*at + 1 >= len)
+            return false;
+          buf[(*at)++] = '\\';
+        }
+      if (*at + 1 >= len)
+        return false;
+      buf[(*at)++] = *s;
+    }
+  buf[*at] = '\0';
+  return true;
+}
+
+/* The image root: an overlay of the layers (read-only) under a writable
+ * upper layer on a size-limited tmpfs at NEWROOT, mounted at NEWROOT/root.
+ * Layer names are relative to lowers_fd (our cwd while mounting), which
+ * keeps the option string short: mount(2) takes one page of options. */
+static int
+overlay_root (const struct corral_spec *spec, bool userns, int lowers_fd, struct corral_error *err)
+{
+  char opts[64];
+  snprintf (opts, sizeof opts, "mode=0755,size=%llu", (unsigned long long) spec->root_size);
+  if (mount ("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+    return corral_fail (err, errno, "mount the upper layer's tmpfs");
+  if (mkdir (NEWROOT "/upper", 0755) < 0 || mkdir (NEWROOT "/work", 0700) < 0
+      || mkdir (NEWROOT "/root", 0755) < 0)
+    return corral_fail (err, errno, "create the overlay's directories");
+  char data[4096];
+  size_t at = 0;
+  bool ok = opt_append (data, sizeof data, &at, "lowerdir=", false);
+  for (size_t i = 0; ok && i < spec->n_lowers; i++)
+    ok = (i == 0 || opt_append (data, sizeof data, &at, ":", false))
+         && opt_append (data, sizeof data, &at, spec->lowers[i], true);
+  ok = ok && opt_append (data, sizeof data, &at, ",upperdir=" NEWROOT "/upper,workdir=" NEWROOT "/work", false);
+  /* In a user namespace overlayfs keeps its marks in user.overlay.*
+   * xattrs (the image store writes both kinds). */
+  if (ok && userns)
+    ok = opt_append (data, sizeof data, &at, ",userxattr", false);
+  if (!ok)
+    return corral_fail (err, 0, "root file system: %zu layers do not fit in one overlay mount",
+                        spec->n_lowers);
+  if (fchdir (lowers_fd) < 0)
+    return corral_fail (err, errno, "enter the layers' directory");
+  int r = mount ("overlay", NEWROOT "/root", "overlay", MS_NOSUID | MS_NODEV, data);
+  int e = errno;
+  if (chdir ("/") < 0 && r == 0)
+    return corral_fail (err, errno, "chdir /");
+  if (r < 0)
+    return corral_fail (err, e, "mount the image's overlay%s",
+                        e == EINVAL && userns ? " (does this kernel mount overlayfs in a user "
+                                                "namespace? `corral doctor` tells)" : "");
+  return 0;
+}
+
+static int
+build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns, const int *src_fds,
+            int lowers_fd, struct corral_error *err)
+{
+  const char *root = NEWROOT;
+  bool image = spec->n_lowers > 0;
+  if (image)
+    {
+      if (overlay_root (spec, userns, lowers_fd, err) < 0)
+        return -1;
+      root = NEWROOT "/root";
+    }
+  else if (mount ("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096") < 0)
     return corral_fail (err, errno, "mount root tmpfs");
-  int rootfd cleanup_fd = open (NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int rootfd cleanup_fd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
     return corral_fail (err, errno, "open new root");
 
-  if (host_system_dirs (rootfd, err) < 0 || host_etc (rootfd, err) < 0
-      || make_dev (rootfd, err) < 0 || make_proc (rootfd, err) < 0)
+  /* An image brings its own /usr and /etc. */
+  if (!image && (host_system_dirs (rootfd, err) < 0 || host_etc (rootfd, err) < 0))
+    return -1;
+  if (make_dev (rootfd, err) < 0 || make_proc (rootfd, err) < 0)
     return -1;
   if (tmpfs_at (rootfd, "/tmp", spec->tmp_size, "1777", (uid_t) -1, 0, 0, err) < 0
       || tmpfs_at (rootfd, "/dev/shm", spec->shm_size, "1777", (uid_t) -1, 0, 0, err) < 0
@@ -568,13 +649,22 @@ build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, const int *src
   if (user_mounts (rootfd, spec, src_fds, err) < 0)
     return -1;
 
-  /* The root itself is read-only once populated. */
-  if (set_attr (rootfd, NULL, MOUNT_ATTR_RDONLY, false) < 0)
+  if (image)
+    {
+      /* Like a container's: the root is writable (into the upper tmpfs),
+       * and the working directory exists. */
+      int c = open_target (rootfd, spec->cwd ? spec->cwd : "/sandbox", true, err);
+      if (c < 0)
+        return -1;
+      close (c);
+    }
+  /* The host view's root is read-only once populated. */
+  else if (set_attr (rootfd, NULL, MOUNT_ATTR_RDONLY, false) < 0)
     return corral_fail (err, errno, "make / read-only");
 
   /* pivot_root(".", ".") stacks the old root on the new one; detaching it
    * leaves no path back to the host tree. */
-  if (chdir (NEWROOT) < 0)
+  if (chdir (root) < 0)
     return corral_fail (err, errno, "chdir new root");
   if (syscall (SYS_pivot_root, ".", ".") < 0)
     return corral_fail (err, errno, "pivot_root");

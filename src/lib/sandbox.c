@@ -205,7 +205,7 @@ corral_sandbox_init (const struct corral_sandbox_ctx *ctx)
         }
       close (nl);
     }
-  if (corral_rootfs_setup (spec, ctx->uid, ctx->gid, &err) < 0)
+  if (corral_rootfs_setup (spec, ctx->uid, ctx->gid, ctx->userns, &err) < 0)
     setup_failed (ctx, &err);
 
   if (ctx->net_setup == CORRAL_NETSET_RECV_NS)

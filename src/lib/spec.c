@@ -22,6 +22,7 @@ corral_spec_init (struct corral_spec *spec)
   spec->tmp_size = 64ull << 20;
   spec->shm_size = 64ull << 20;
   spec->sandbox_size = 64ull << 20;
+  spec->root_size = 256ull << 20;
   /* Defaults bound an untrusted program even when the caller sets nothing;
    * documented in corral-run(1). */
   spec->memory = 1ull << 30;

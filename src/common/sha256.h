@@ -1,6 +1,6 @@
-/* sha256.h - SHA-256 (FIPS 180-4), for checking downloaded datasets. */
-#ifndef CORRAL_EVAL_SHA256_H
-#define CORRAL_EVAL_SHA256_H
+/* sha256.h - SHA-256 (FIPS 180-4): downloaded datasets, image blobs and layers. */
+#ifndef CORRAL_SHA256_H
+#define CORRAL_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,0 +1,99 @@
+/* image.h - images without Docker.
+ *
+ * A store of unpacked layers, content-addressed by their uncompressed
+ * digest (the image config's diff_id) and shared between images, plus one
+ * small JSON record per image name.  Imports read `docker export` and
+ * `docker save` tars and OCI image layouts (directories or tars), with
+ * layers uncompressed, gzip or zstd; a run mounts an image's layers as the
+ * read-only lower layers of an overlay.
+ *
+ *   STORE/lock                 flock: shared by imports, exclusive by gc
+ *   STORE/layers/sha256-HEX/   one unpacked layer (whiteouts as overlayfs
+ *                              reads them: 0/0 character devices, opaque
+ *                              directories marked with overlay xattrs)
+ *   STORE/images/KEY.json      one image: name, id, layers, config
+ *   STORE/images/KEY.lock      flock: shared by runs, exclusive by rm
+ *   STORE/tmp/                 imports in progress (PID-named; a dead
+ *                              importer's leftovers go at the next gc)
+ *
+ * Writes are atomic (a temporary name renamed into place) so a crash or
+ * Ctrl-C leaves no half image, and concurrent imports of the same layer
+ * keep one copy. */
+#ifndef CORRAL_IMAGE_H
+#define CORRAL_IMAGE_H
+
+#include "corral.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct image_store {
+  char root[PATH_MAX];
+  bool root_owned;     /* a root store: owners kept, trusted.* marks too */
+};
+
+/* The store in dir, else $CORRAL_STORE, else /var/lib/corral for root and
+ * $XDG_DATA_HOME/corral (~/.local/share/corral) otherwise; created with
+ * its layout if missing. */
+int image_store_open (const char *dir, struct image_store *st, struct corral_error *err);
+
+struct image {
+  char *name;          /* NAME:TAG */
+  char *id;            /* sha256:HEX of the config (or of the tar of an export) */
+  char *source;        /* "docker-export", "docker-save", "oci" */
+  char *created;       /* when it was imported, RFC 3339 */
+  char **layers;       /* diff_ids "sha256:HEX", bottom first */
+  size_t n_layers;
+  uint64_t size;       /* bytes of the unpacked layers */
+  char **env;          /* config Env, NULL-terminated (never NULL) */
+  char *workdir;       /* config WorkingDir or NULL */
+  char *user;          /* config User or NULL */
+  char **cmd, **entrypoint; /* NULL-terminated or NULL */
+  char **lowers;       /* image_use: layer directory names, top first */
+};
+
+void image_free (struct image *im);
+
+/* "python", "python:3.11-slim", "ghcr.io/org/img:tag": NAME:TAG with the
+ * tag "latest" when none is given; -1 when name is not a valid reference. */
+int image_normalize (const char *name, char *out, size_t len, struct corral_error *err);
+
+/* Imports source (a file or an OCI layout directory) as name. */
+int image_import (struct image_store *st, const char *source, const char *name,
+                  struct corral_error *err);
+
+int image_find (struct image_store *st, const char *name, struct image *out,
+                struct corral_error *err);
+/* Every image, sorted by name. */
+int image_list (struct image_store *st, struct image **out, size_t *n, struct corral_error *err);
+void image_list_free (struct image *ims, size_t n);
+/* Refuses (EBUSY) while a run uses the image.  Layers stay until gc. */
+int image_remove (struct image_store *st, const char *name, struct corral_error *err);
+/* Removes layers no image refers to and dead imports' leftovers. */
+int image_gc (struct image_store *st, size_t *layers_removed, uint64_t *bytes,
+              struct corral_error *err);
+
+/* For a run: finds name, holds its lock (shared) until image_release, and
+ * fills spec's root (lowers_base, lowers, n_lowers) from its layers.  The
+ * strings live in *im. */
+int image_use (struct image_store *st, const char *name, struct image *im, int *lock_fd,
+               struct corral_spec *spec, struct corral_error *err);
+void image_release (struct image *im, int lock_fd);
+
+/* ---- inside the module --------------------------------------------------- */
+
+struct layer_stats {
+  uint64_t bytes, entries;
+  unsigned skipped_devices, cleared_setid;
+};
+
+/* Unpacks one layer: reads the uncompressed tar stream of `a` (an open
+ * libarchive reader positioned at its first header) into the directory
+ * fd dirfd, safely (see unpack.c). */
+struct archive;
+int image_unpack_layer (struct archive *a, int dirfd, bool root_owned, const char *what,
+                        struct layer_stats *stats, struct corral_error *err);
+
+#endif
