@@ -191,6 +191,22 @@ unpack_blob (struct image_store *st, struct src *s, const char *want_blob, const
       if (ret == 0 && n < 0)
         ret = corral_fail (err, errno, "%s: read", what);
     }
+  if (ret < 0 && want_blob)
+    {
+      /* A blob that does not unpack: if its bytes are not the ones the
+       * manifest names, say that, not what the decompressor tripped on. */
+      const void *dummy;
+      while (src_read (NULL, s, &dummy) > 0)
+        ;
+      char blob_hex[65];
+      sha256_hex (&s->sha, blob_hex);
+      if (strcmp (want_blob, blob_hex) != 0)
+        {
+          memset (err, 0, sizeof *err);
+          corral_fail (err, 0, "%s: digest sha256:%s, but the manifest says sha256:%s: a "
+                       "corrupted or altered blob; nothing imported", what, blob_hex, want_blob);
+        }
+    }
   if (tar)
     sym_archive_read_free (tar);
   if (raw)

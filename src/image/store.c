@@ -415,10 +415,9 @@ image_remove (struct image_store *st, const char *name, struct corral_error *err
   char key[65], path[PATH_MAX + 128];
   record_key (im.name, key);
   snprintf (path, sizeof path, "%s/images/%s.json", st->root, key);
+  /* The lock file stays: a run may have it open already (gc removes the
+   * lock files of images that are gone). */
   int r = unlink (path) < 0 ? corral_fail (err, errno, "remove %s", path) : 0;
-  snprintf (path, sizeof path, "%s/images/%s.lock", st->root, key);
-  if (r == 0)
-    unlink (path);
   close (lk);
   image_free (&im);
   return r;
@@ -533,6 +532,26 @@ image_gc (struct image_store *st, size_t *removed, uint64_t *bytes, struct corra
           (*removed)++;
           *bytes += b;
         }
+    }
+  if (d)
+    closedir (d);
+  /* lock files of removed images that no run holds */
+  snprintf (dir, sizeof dir, "%s/images", st->root);
+  d = opendir (dir);
+  while (d && (de = readdir (d)) != NULL)
+    {
+      size_t l = strlen (de->d_name);
+      if (l != 69 || strcmp (de->d_name + 64, ".lock") != 0)
+        continue;
+      char rec[80];
+      snprintf (rec, sizeof rec, "%.64s.json", de->d_name);
+      if (faccessat (dirfd (d), rec, F_OK, 0) == 0)
+        continue;
+      int fd = openat (dirfd (d), de->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+      if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) == 0)
+        unlinkat (dirfd (d), de->d_name, 0);
+      if (fd >= 0)
+        close (fd);
     }
   if (d)
     closedir (d);

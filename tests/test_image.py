@@ -1,0 +1,274 @@
+"""Images without Docker: `corral image` and `corral run --image/--rootfs`,
+on images built here in Docker's and OCI's formats (tests/imagebuild.py),
+hostile tars included."""
+import io
+import json
+import os
+import signal
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+import imagebuild as ib
+
+NOBODY = 65534
+VIEW = "ls /data; echo -; ls /opq; echo -; cat /etc/motd; echo FOO=$FOO; pwd"
+
+
+@pytest.fixture
+def store(corral, shared_tmp):
+    s = shared_tmp / "store"
+    s.mkdir()
+    if corral.mode == "user":
+        os.chown(s, NOBODY, NOBODY)
+    return str(s)
+
+
+def image(corral, store, *args, **kw):
+    return corral.cli("image", *args, "--store", store, **kw)
+
+
+def on_image(corral, store, name, *cmd, opts=()):
+    return corral.run(*cmd, opts=("--image", name, "--store", store) + tuple(opts))
+
+
+def layer_dirs(store):
+    d = os.path.join(store, "layers")
+    return sorted(x for x in os.listdir(d) if not x.endswith(".json"))
+
+
+@pytest.mark.parametrize("kind", ["docker-export", "docker-export-gz", "docker-save", "docker-save-oci",
+                                  "oci-dir", "oci-tar"])
+def test_import_gives_the_view_docker_shows(corral, store, shared_tmp, kind):
+    src = ib.build(kind, shared_tmp / "src")
+    p = image(corral, store, "import", src, "--name", "t:1")
+    assert p.returncode == 0, p.stderr
+    r = on_image(corral, store, "t:1", "/bin/sh", "-c", VIEW)
+    assert r["status"] == "OK", r
+    export = kind.startswith("docker-export")
+    # whiteout and opaque dir applied; the upper layer's motd wins; the
+    # image's Env and WorkingDir apply (an export has no config)
+    assert r["stdout"] == ("added\nkeep\n-\nnew\n-\nv2\n"
+                           + ("FOO=\n/sandbox\n" if export else "FOO=from-image\n/work\n")), r
+    info = json.loads(image(corral, store, "inspect", "t:1").stdout)
+    assert info["name"] == "t:1" and len(info["layers"]) == (1 if export else 2)
+    assert info["source"] == ("docker-export" if export else "docker-save" if kind.startswith("docker-save") else "oci")
+    if not export:
+        assert info["config"]["Env"] == ["PATH=/bin", "FOO=from-image"] and info["config"]["WorkingDir"] == "/work"
+
+
+def test_layers_are_shared_and_gc_removes_unused_ones(corral, store, shared_tmp):
+    a = ib.build("docker-save", shared_tmp / "a")
+    b = ib.build("oci-dir", shared_tmp / "b")  # the same layers, compressed
+    assert image(corral, store, "import", a, "--name", "a").returncode == 0
+    p = image(corral, store, "import", b, "--name", "reg.example:5000/org/b:v2")
+    assert p.returncode == 0, p.stderr
+    assert len(layer_dirs(store)) == 2  # unpacked once, shared
+    ls = json.loads(image(corral, store, "ls", "--json").stdout)
+    assert [i["name"] for i in ls] == ["a:latest", "reg.example:5000/org/b:v2"]
+    assert ls[0]["layers"] == ls[1]["layers"] and ls[0]["size"] > 1_000_000
+    text = image(corral, store, "ls").stdout
+    assert "a:latest" in text and "NAME" in text
+    assert image(corral, store, "rm", "a").returncode == 0
+    assert image(corral, store, "gc").stdout.startswith("removed 0 unused layers")
+    assert image(corral, store, "rm", "reg.example:5000/org/b:v2").returncode == 0
+    assert image(corral, store, "gc").stdout.startswith("removed 2 unused layers")
+    assert layer_dirs(store) == [] and json.loads(image(corral, store, "ls", "--json").stdout) == []
+    p = image(corral, store, "rm", "a")
+    assert p.returncode == 125 and "no image a:latest" in p.stderr
+
+
+def test_writes_never_reach_the_store_or_the_next_run(corral, store, shared_tmp):
+    src = ib.build("oci-tar", shared_tmp / "src")
+    assert image(corral, store, "import", src, "--name", "t").returncode == 0
+    before = {d: sorted(os.listdir(os.path.join(store, "layers", d))) for d in layer_dirs(store)}
+    opts = ("--uid", "0", "--gid", "0") if corral.mode == "root" else ()
+    r = on_image(corral, store, "t", "/bin/sh", "-c",
+                 "echo x > /data/new && echo y > /bin/new && rm /data/keep && echo z > /work/w && ls /data",
+                 opts=opts)
+    assert r["status"] == "OK" and r["stdout"] == "added\nnew\n", r
+    r = on_image(corral, store, "t", "/bin/sh", "-c", "ls /data /work; ls /bin/new 2>&1 || true")
+    assert r["stdout"].split("\n")[:3] == ["/data:", "added", "keep"], r
+    assert "No such file" in r["stdout"] and "w\n" not in r["stdout"], r
+    after = {d: sorted(os.listdir(os.path.join(store, "layers", d))) for d in layer_dirs(store)}
+    assert before == after
+
+
+def test_rm_refuses_while_a_run_uses_the_image(corral, store, shared_tmp):
+    src = ib.build("docker-export", shared_tmp / "src")
+    assert image(corral, store, "import", src, "--name", "busy").returncode == 0
+    run = subprocess.Popen(corral.argv(["run", "--image", "busy", "--store", store, "--",
+                                        "/bin/sh", "-c", "echo started; sleep 3"]),
+                           env=corral.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert run.stdout.readline() == "started\n"  # the run holds the image now
+        p = image(corral, store, "rm", "busy")
+        assert p.returncode == 125 and "in use by a running sandbox" in p.stderr, p.stderr
+    finally:
+        run.wait(timeout=30)
+    assert run.returncode == 0
+    assert image(corral, store, "rm", "busy").returncode == 0
+    assert image(corral, store, "gc").returncode == 0
+    assert [f for f in os.listdir(os.path.join(store, "images"))] == []
+
+
+def test_a_corrupted_blob_is_refused_and_nothing_is_imported(corral, store, shared_tmp):
+    d = ib.oci_layout(str(shared_tmp / "bad"), corrupt_layer=1)
+    for root, dirs, files in os.walk(shared_tmp / "bad"):
+        for x in files:
+            os.chmod(os.path.join(root, x), 0o644)
+        for x in dirs:
+            os.chmod(os.path.join(root, x), 0o755)
+    os.chmod(d, 0o755)
+    p = image(corral, store, "import", d, "--name", "bad")
+    assert p.returncode == 125 and "corrupted or altered" in p.stderr, p.stderr
+    assert json.loads(image(corral, store, "ls", "--json").stdout) == []
+    assert os.listdir(os.path.join(store, "tmp")) == []
+    # the good layer may stay (content-addressed, verified); gc clears it
+    image(corral, store, "gc")
+    assert layer_dirs(store) == []
+
+
+def test_rootfs_directory_is_a_read_only_lower(corral, shared_tmp):
+    root = shared_tmp / "rootfs"
+    root.mkdir()
+    tar = shared_tmp / "fs.tar"
+    ib.docker_export(str(tar))
+    with tarfile.open(tar) as t:
+        t.extractall(root)
+    os.chmod(root, 0o755)
+    if corral.mode == "user":  # a rootless user's own tree
+        for dirpath, dirs, files in os.walk(root):
+            for x in dirs + files + [""]:
+                os.lchown(os.path.join(dirpath, x), NOBODY, NOBODY)
+    opts = ("--rootfs", str(root)) + (("--uid", "0", "--gid", "0") if corral.mode == "root" else ())
+    r = corral.run("/bin/sh", "-c", "cat /etc/motd; echo hi > /etc/motd; cat /etc/motd; ls /data", opts=opts)
+    assert r["stdout"] == "v2\nhi\nadded\nkeep\n", r
+    assert (root / "etc" / "motd").read_text() == "v2\n"
+
+
+# ---- hostile input ---------------------------------------------------------------
+
+
+def hostile_import(corral, store, shared_tmp, entries, name="h", env=None):
+    p = shared_tmp / f"{name}.tar"
+    p.write_bytes(ib.tar_bytes(entries))
+    os.chmod(p, 0o644)
+    return image(corral, store, "import", str(p), "--name", name, env=env)
+
+
+def test_hostile_tars_neither_escape_nor_crash(corral, store, shared_tmp):
+    victim = shared_tmp / "victim"
+    victim.mkdir()
+    os.chmod(victim, 0o777)
+    (victim / "file").write_text("host\n")
+    os.chmod(victim / "file", 0o666)
+    E = ib.entry
+    cases = [
+        ("traversal", [E("../../../" + str(victim)[1:] + "/evil", data=b"x")], "escapes the layer"),
+        ("dotdot-mid", [E("a/../../evil", data=b"x")], "escapes the layer"),
+        ("symlink-then-write", [E("link", "symlink", target=str(victim)), E("link/pwned", data=b"x")],
+         "not a directory"),
+        ("hardlink-escape", [E("h", "hardlink", target="../../../" + str(victim)[1:] + "/file")],
+         "leaves the layer"),
+        ("hardlink-host", [E("h", "hardlink", target=str(victim / "file"))], "does not have"),
+    ]
+    for name, entries, needle in cases:
+        p = hostile_import(corral, store, shared_tmp, entries, name=name)
+        assert p.returncode == 125 and needle in p.stderr, (name, p.stderr)
+    assert sorted(os.listdir(victim)) == ["file"] and (victim / "file").read_text() == "host\n"
+    assert json.loads(image(corral, store, "ls", "--json").stdout) == []
+    assert os.listdir(os.path.join(store, "tmp")) == []
+
+    # neutralised, not refused: absolute paths land in the layer, device
+    # nodes are skipped, setuid/setgid bits are cleared
+    entries = [E("/abs/file", data=b"in layer\n"), E("dev", "dir"), E("dev/evilnull", "char", dev=(1, 3)),
+               E("suid", data=b"#!/bin/sh\n", mode=0o6755), E("bin", "dir"),
+               E("bin/busybox", data=open(ib.BUSYBOX, "rb").read(), mode=0o755),
+               E("bin/sh", "symlink", target="busybox"), E("bin/ls", "symlink", target="busybox"),
+               E("bin/cat", "symlink", target="busybox")]
+    p = hostile_import(corral, store, shared_tmp, entries, name="neutral")
+    assert p.returncode == 0, p.stderr
+    assert "1 device node(s) or socket(s) skipped" in p.stderr and "setuid/setgid cleared on 1" in p.stderr
+    assert not os.path.exists("/abs/file")
+    (layer,) = layer_dirs(store)
+    ld = os.path.join(store, "layers", layer)
+    assert open(os.path.join(ld, "abs/file")).read() == "in layer\n"
+    assert not os.path.exists(os.path.join(ld, "dev/evilnull"))
+    assert os.stat(os.path.join(ld, "suid")).st_mode & 0o7777 == 0o755
+    r = on_image(corral, store, "neutral", "/bin/sh", "-c", "cat /abs/file; ls /dev/evilnull 2>&1")
+    assert r["stdout"].startswith("in layer\n") and "No such file" in r["stdout"], r
+
+
+def test_absurd_sizes_and_counts_are_refused(corral, store, shared_tmp):
+    E = ib.entry
+    p = hostile_import(corral, store, shared_tmp, [E("big", data=b"x" * 5000)], name="big",
+                       env={"CORRAL_IMAGE_MAX_BYTES": "4096"})
+    assert p.returncode == 125 and "CORRAL_IMAGE_MAX_BYTES" in p.stderr, p.stderr
+    p = hostile_import(corral, store, shared_tmp, [E(f"f{i}", data=b"") for i in range(50)], name="many",
+                       env={"CORRAL_IMAGE_MAX_ENTRIES": "20"})
+    assert p.returncode == 125 and "CORRAL_IMAGE_MAX_ENTRIES" in p.stderr, p.stderr
+    assert json.loads(image(corral, store, "ls", "--json").stdout) == []
+
+
+def test_an_interrupted_import_leaves_the_store_consistent(corral, store, shared_tmp):
+    # many files, so that the import is still running when interrupted
+    E = ib.entry
+    entries = [E("d", "dir")] + [E(f"d/f{i}", data=os.urandom(2048)) for i in range(30000)]
+    src = shared_tmp / "many.tar"
+    src.write_bytes(ib.tar_bytes(entries))
+    os.chmod(src, 0o644)
+    p = subprocess.Popen(corral.argv(["image", "import", str(src), "--name", "slow", "--store", store]),
+                         env=corral.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.4)
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=60)
+    if p.returncode == 0:
+        pytest.skip("the import finished before the interrupt")
+    assert json.loads(image(corral, store, "ls", "--json").stdout) == []
+    assert layer_dirs(store) == []  # nothing half-made is named
+    # the next import clears the dead import's leftovers and succeeds
+    p = image(corral, store, "import", str(src), "--name", "slow", timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert os.listdir(os.path.join(store, "tmp")) == []
+    assert len(layer_dirs(store)) == 1
+
+
+@pytest.mark.parametrize("args,code,needle", [
+    (["image"], 2, "Usage"),
+    (["image", "frobnicate"], 2, "unknown subcommand"),
+    (["image", "import", "x.tar"], 2, "needs one SOURCE and --name"),
+    (["image", "import", "x.tar", "--name", "Bad Name"], 2, "is not allowed"),
+    (["image", "import", "x.tar", "--name", "a:"], 2, "empty tag"),
+    (["image", "import", "/nonexistent.tar", "--name", "a"], 125, "No such file"),
+    (["image", "inspect"], 2, "needs one NAME"),
+    (["image", "inspect", "nope"], 125, "no image nope:latest"),
+    (["image", "ls", "extra"], 2, "takes no arguments"),
+    (["run", "--image", "nope", "--", "/bin/true"], 125, "no image nope:latest"),
+    (["run", "--image", "a", "--rootfs", "/", "--", "/bin/true"], 2, "exclude each other"),
+    (["run", "--rootfs", "/nonexistent", "--", "/bin/true"], 2, "--rootfs /nonexistent"),
+    (["run", "--root-size", "1K", "--", "/bin/true"], 2, "--root-size"),
+])
+def test_bad_image_input_is_a_clear_error(corral, store, args, code, needle):
+    if args[0] == "image" and len(args) > 1:
+        args = args + ["--store", store]
+    elif "--image" in args:
+        args = args[:3] + ["--store", store] + args[3:]
+    p = corral.cli(*args)
+    assert p.returncode == code and needle in p.stderr, (p.returncode, p.stderr)
+
+
+def test_sources_that_are_not_images(corral, store, shared_tmp):
+    d = shared_tmp / "plain"
+    d.mkdir()
+    os.chmod(d, 0o755)
+    p = image(corral, store, "import", str(d), "--name", "x")
+    assert p.returncode == 125 and "--rootfs" in p.stderr, p.stderr
+    junk = shared_tmp / "junk.bin"
+    junk.write_bytes(os.urandom(4096))
+    os.chmod(junk, 0o644)
+    p = image(corral, store, "import", str(junk), "--name", "x")
+    assert p.returncode == 125, p.stderr
+    assert json.loads(image(corral, store, "ls", "--json").stdout) == []
