@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "corral.h"
 #include "eval.h"
+#include "image.h"
 #include "pool.h"
 
 #include <errno.h>
@@ -16,7 +17,7 @@
 
 enum { OPT_PROBLEMS = 256, OPT_SAMPLES, OPT_OUT, OPT_TIMEOUT, OPT_K, OPT_JSON, OPT_RESUME,
        OPT_MEMORY, OPT_PIDS, OPT_PYTHON, OPT_POLICY, OPT_NO_PROGRESS, OPT_PLATFORM,
-       OPT_DIFFICULTY, OPT_START, OPT_END, OPT_ANSWER_FORMAT, OPT_RELEASE };
+       OPT_DIFFICULTY, OPT_START, OPT_END, OPT_ANSWER_FORMAT, OPT_RELEASE, OPT_IMAGE, OPT_STORE };
 
 static const struct option options[] = {
   { "problems", required_argument, NULL, OPT_PROBLEMS },
@@ -38,6 +39,8 @@ static const struct option options[] = {
   { "start-date", required_argument, NULL, OPT_START },
   { "end-date", required_argument, NULL, OPT_END },
   { "release", required_argument, NULL, OPT_RELEASE },
+  { "image", required_argument, NULL, OPT_IMAGE },
+  { "store", required_argument, NULL, OPT_STORE },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -73,6 +76,8 @@ eval_usage (FILE *f)
          "  --memory SIZE       per sandbox (default 2G)\n"
          "  --pids N            per sandbox (default 128)\n"
          "  --python PATH       interpreter inside the sandbox (default python3)\n"
+         "  --image NAME[:TAG]  run every sandbox on this imported image (`corral image`)\n"
+         "  --store DIR         the image store\n"
          "  --policy NAME|PATH  seccomp policy (default `default`)\n"
          "  --no-progress       no progress line on a terminal\n"
          "\n"
@@ -111,7 +116,7 @@ cmd_eval (int argc, char **argv)
   };
   if (lcb)
     o.ks[1] = 5;
-  const char *policy_name = "default";
+  const char *policy_name = "default", *image_name = NULL, *store_dir = NULL;
   optind = 1;
   opterr = 0;
   int c;
@@ -212,6 +217,8 @@ cmd_eval (int argc, char **argv)
             }
           break;
         case OPT_PLATFORM: o.platform = optarg; break;
+        case OPT_IMAGE: image_name = optarg; break;
+        case OPT_STORE: store_dir = optarg; break;
         case OPT_RELEASE:
           {
             unsigned a, b;
@@ -286,6 +293,32 @@ cmd_eval (int argc, char **argv)
       return EXIT_IE;
     }
   o.policy = policy;
+  if (store_dir && !image_name)
+    {
+      cli_error ("eval", "--store is for --image");
+      return EXIT_USAGE;
+    }
+  /* An image: every sandbox's root; held (runs' lock) for the whole eval. */
+  struct image im = { 0 };
+  int image_lock = -1;
+  if (image_name)
+    {
+      struct image_store st;
+      struct corral_spec root;
+      corral_spec_init (&root);
+      if (image_store_open (store_dir, &st, &err) < 0
+          || image_use (&st, image_name, &im, &image_lock, &root, &err) < 0)
+        {
+          cli_error ("eval", "--image %s: %s", image_name, err.msg);
+          return EXIT_IE;
+        }
+      o.lowers_base = root.lowers_base;
+      o.lowers = root.lowers;
+      o.n_lowers = root.n_lowers;
+      for (size_t i = 0; im.env[i]; i++)
+        if (strncmp (im.env[i], "PATH=", 5) == 0)
+          o.path_env = im.env[i];
+    }
   /* the dataset's name fetches the official files (once, then cached); a
    * file of that name in the working directory wins */
   char *parts[EVAL_MAX_PARTS + 1] = { NULL };
@@ -311,6 +344,8 @@ cmd_eval (int argc, char **argv)
   int r = lcb ? eval_livecodebench (&o, &err) : eval_humaneval (&o, &err);
   for (size_t i = 0; parts[i]; i++)
     free (parts[i]);
+  if (image_name)
+    image_release (&im, image_lock);
   if (r < 0)
     {
       cli_error ("eval", "%s", err.msg);

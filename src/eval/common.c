@@ -136,3 +136,13 @@ eval_str_field (const cJSON *o, const char *k)
   const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, k);
   return cJSON_IsString (v) ? v->valuestring : NULL;
 }
+
+void
+eval_spec_root (const struct eval_opts *o, struct corral_spec *spec, char **env)
+{
+  spec->lowers_base = o->lowers_base;
+  spec->lowers = o->lowers;
+  spec->n_lowers = o->n_lowers;
+  if (o->path_env)
+    env[0] = (char *) o->path_env;
+}

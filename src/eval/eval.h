@@ -29,7 +29,16 @@ struct eval_opts {
   /* LiveCodeBench question filters (NULL = all) */
   const char *platform, *difficulty, *start_date, *end_date;
   const char *release;    /* the release named, for the summary (NULL = a local file) */
+  /* The sandboxes' root: an image's layers (corral.h's lowers); none = the
+   * host view.  path_env: "PATH=..." from the image, NULL = the default. */
+  const char *lowers_base;
+  const char *const *lowers;
+  size_t n_lowers;
+  const char *path_env;
 };
+
+/* Sets spec's root file system and env[0] (PATH) from o. */
+void eval_spec_root (const struct eval_opts *o, struct corral_spec *spec, char **env);
 
 /* 0: scored (bad rows, reported on stderr, make it 1); -1 with err when
  * the run could not be done; 2 when interrupted (what finished is written). */

@@ -290,6 +290,7 @@ run_one (void *ctx, size_t index, char *out)
   spec.wall_ms = (uint64_t) (o->timeout * 1000) + 2000;
   spec.output = 8u << 20;
   spec.policy = o->policy;
+  eval_spec_root (o, &spec, env);
 
   struct corral_result res;
   struct corral_error err = { 0 };

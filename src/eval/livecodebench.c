@@ -409,6 +409,7 @@ run_gen (void *ctx, size_t index, char *out)
   spec.wall_ms = (uint64_t) (((int) o->timeout + 1) * (double) q->n_tests + 5) * 1000;
   spec.output = 8u << 20;
   spec.policy = o->policy;
+  eval_spec_root (o, &spec, env);
 
   struct corral_result res;
   struct corral_error err = { 0 };

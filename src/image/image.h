@@ -7,7 +7,8 @@
  * layers uncompressed, gzip or zstd; a run mounts an image's layers as the
  * read-only lower layers of an overlay.
  *
- *   STORE/lock                 flock: shared by imports, exclusive by gc
+ *   STORE/lock                 flock: shared by imports and runs, exclusive
+ *                              by gc (which waits for them)
  *   STORE/layers/sha256-HEX/   one unpacked layer (whiteouts as overlayfs
  *                              reads them: 0/0 character devices, opaque
  *                              directories marked with overlay xattrs)
@@ -52,6 +53,7 @@ struct image {
   char *user;          /* config User or NULL */
   char **cmd, **entrypoint; /* NULL-terminated or NULL */
   char **lowers;       /* image_use: layer directory names, top first */
+  int store_lock;      /* image_use: the store's lock, shared (-1 or 0 when none) */
 };
 
 void image_free (struct image *im);

@@ -582,19 +582,31 @@ image_use (struct image_store *st, const char *name, struct image *im, int *lock
   *lock_fd = -1;
   if (image_find (st, name, im, err) < 0)
     return -1;
+  /* The image's lock keeps `rm` away; the store's (shared, like an
+   * import's) keeps `gc` from taking the layers even if the name is
+   * imported again meanwhile.  Both are released when the run ends. */
+  int slk = image_store_lock (st, LOCK_SH, err);
+  if (slk < 0)
+    {
+      image_free (im);
+      return -1;
+    }
   int lk = open_lock (st, im->name, err);
   if (lk < 0 || flock (lk, LOCK_SH) < 0)
     {
       if (lk >= 0)
         close (lk);
+      close (slk);
       image_free (im);
       return lk < 0 ? -1 : corral_fail (err, errno, "lock image %s", name);
     }
+
   /* the record may have gone while we waited for the lock */
   struct image again;
   if (image_find (st, name, &again, err) < 0)
     {
       close (lk);
+      close (slk);
       image_free (im);
       return -1;
     }
@@ -602,6 +614,7 @@ image_use (struct image_store *st, const char *name, struct image *im, int *lock
   if (im->n_layers == 0)
     {
       close (lk);
+      close (slk);
       corral_fail (err, 0, "image %s has no layers", im->name);
       image_free (im);
       return -1;
@@ -619,6 +632,7 @@ image_use (struct image_store *st, const char *name, struct image *im, int *lock
       if (stat (path, &sb) < 0 || !S_ISDIR (sb.st_mode))
         {
           close (lk);
+          close (slk);
           corral_fail (err, 0, "image %s: layer %s is missing from the store (import it again)",
                        im->name, l);
           image_free (im);
@@ -632,6 +646,7 @@ image_use (struct image_store *st, const char *name, struct image *im, int *lock
   if (im->lowers == NULL || im->lowers[im->n_layers - 1] == NULL)
     {
       close (lk);
+      close (slk);
       image_free (im);
       return corral_fail (err, ENOMEM, "layers");
     }
@@ -639,12 +654,15 @@ image_use (struct image_store *st, const char *name, struct image *im, int *lock
   spec->lowers = (const char *const *) im->lowers;
   spec->n_lowers = im->n_layers;
   *lock_fd = lk;
+  im->store_lock = slk;
   return 0;
 }
 
 void
 image_release (struct image *im, int lock_fd)
 {
+  if (im->store_lock > 0)
+    close (im->store_lock);
   image_free (im);
   if (lock_fd >= 0)
     close (lock_fd);
