@@ -106,7 +106,8 @@ def docker_save_legacy(path):
             t.addfile(ti, io.BytesIO(data))
 
 
-def oci_layout(d, compress=("gzip", "zstd"), corrupt_layer=None, platforms=False, docker_manifest=False):
+def oci_layout(d, compress=("gzip", "zstd"), corrupt_layer=None, platforms=False, docker_manifest=False,
+               tag=None, arm64=False):
     """An OCI image layout directory; layer blobs compressed as asked."""
     layers = [base_layer(), top_layer()]
     cfg = config(layers)
@@ -133,12 +134,32 @@ def oci_layout(d, compress=("gzip", "zstd"), corrupt_layer=None, platforms=False
                       "config": cdesc, "layers": descs}).encode()
     mdesc = dict(put(man), mediaType="application/vnd.oci.image.manifest.v1+json",
                  platform={"architecture": "amd64", "os": "linux"})
+    if tag:
+        mdesc["annotations"] = {"org.opencontainers.image.ref.name": tag}
     manifests = [mdesc]
+    if arm64:
+        # a real second platform: another config (FOO=arm64), the same layers
+        acfg = json.loads(cfg)
+        acfg["architecture"] = "arm64"
+        acfg["config"]["Env"] = ["PATH=/bin", "FOO=arm64"]
+        acdesc = dict(put(json.dumps(acfg).encode()), mediaType="application/vnd.oci.image.config.v1+json")
+        aman = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": acdesc, "layers": descs}).encode()
+        manifests.insert(0, dict(put(aman), mediaType="application/vnd.oci.image.manifest.v1+json",
+                                 platform={"architecture": "arm64", "os": "linux"}))
     if platforms:
         # another platform first, whose manifest is absent: never read
         manifests.insert(0, {"mediaType": "application/vnd.oci.image.manifest.v1+json",
                              "digest": "sha256:" + "0" * 64, "size": 10,
                              "platform": {"architecture": "arm64", "os": "linux"}})
+    if arm64 and tag:
+        # a multi-platform image: index.json names an image index blob
+        for m in manifests:
+            m.pop("annotations", None)
+        idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                          "manifests": manifests}).encode()
+        manifests = [dict(put(idx), mediaType="application/vnd.oci.image.index.v1+json",
+                          annotations={"org.opencontainers.image.ref.name": tag})]
     open(os.path.join(d, "index.json"), "w").write(json.dumps({"schemaVersion": 2, "manifests": manifests}))
     open(os.path.join(d, "oci-layout"), "w").write(json.dumps({"imageLayoutVersion": "1.0.0"}))
     if docker_manifest:

@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void
 image_usage (FILE *f)
 {
   fputs ("Usage: corral image import SOURCE --name NAME[:TAG] [--store DIR]\n"
+         "       corral image pull REF [--name NAME[:TAG]] [--plain-http] [--store DIR]\n"
          "       corral image ls [--json] [--store DIR]\n"
          "       corral image inspect NAME [--store DIR]\n"
          "       corral image rm NAME... [--store DIR]\n"
@@ -24,22 +26,26 @@ image_usage (FILE *f)
          "Images without Docker: SOURCE is a `docker export` tar, a `docker save` tar\n"
          "or an OCI image layout (a directory or a tar of one); layers may be\n"
          "uncompressed, gzip or zstd.  Layers are unpacked once into the store and\n"
-         "shared; `corral run --image NAME` runs on an overlay of them.\n"
+         "shared; `corral run --image NAME` runs on an overlay of them.  pull downloads\n"
+         "REF (python:3.11-slim, ghcr.io/org/img:tag, REGISTRY/REPO@sha256:...) through\n"
+         "the registry HTTP API v2, with the credentials of ~/.docker/config.json.\n"
          "  --name NAME[:TAG]   the name to import as (tag default `latest`)\n"
          "  --store DIR         the store (default $CORRAL_STORE, else /var/lib/corral\n"
          "                      as root, ~/.local/share/corral otherwise)\n"
          "  --json              ls: one JSON list\n"
+         "  --plain-http        pull: HTTP instead of HTTPS (the default for loopback)\n"
          "\n"
          "Exit status: 0 done, 2 usage, 125 failed (the message says why).\n",
          f);
 }
 
-enum { OPT_NAME = 256, OPT_STORE, OPT_JSON };
+enum { OPT_NAME = 256, OPT_STORE, OPT_JSON, OPT_PLAIN_HTTP };
 
 static const struct option options[] = {
   { "name", required_argument, NULL, OPT_NAME },
   { "store", required_argument, NULL, OPT_STORE },
   { "json", no_argument, NULL, OPT_JSON },
+  { "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -113,17 +119,17 @@ cmd_image (int argc, char **argv)
       return argc < 2 ? EXIT_USAGE : 0;
     }
   const char *sub = argv[1];
-  static const char *const subs[] = { "import", "ls", "inspect", "rm", "gc" };
+  static const char *const subs[] = { "import", "pull", "ls", "inspect", "rm", "gc" };
   bool known = false;
   for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
     known |= strcmp (sub, subs[i]) == 0;
   if (!known)
     {
-      cli_error ("image", "unknown subcommand `%s` (import, ls, inspect, rm, gc)", sub);
+      cli_error ("image", "unknown subcommand `%s` (import, pull, ls, inspect, rm, gc)", sub);
       return EXIT_USAGE;
     }
   const char *name = NULL, *store = NULL;
-  bool json = false;
+  bool json = false, plain_http = false;
   opterr = 0;
   optind = 1;
   int c;
@@ -133,6 +139,7 @@ cmd_image (int argc, char **argv)
       case OPT_NAME: name = optarg; break;
       case OPT_STORE: store = optarg; break;
       case OPT_JSON: json = true; break;
+      case OPT_PLAIN_HTTP: plain_http = true; break;
       case 'h': image_usage (stdout); return 0;
       default:
         if (optopt >= 256)
@@ -159,9 +166,27 @@ cmd_image (int argc, char **argv)
           return EXIT_USAGE;
         }
     }
+  else if (strcmp (sub, "pull") == 0)
+    {
+      if (nargs != 1)
+        {
+          cli_error ("image", "pull needs one REF");
+          return EXIT_USAGE;
+        }
+      if (image_normalize (name ? name : args[0], norm, sizeof norm, &err) < 0)
+        {
+          cli_error ("image", "%s", err.msg);
+          return EXIT_USAGE;
+        }
+    }
   else if (name)
     {
-      cli_error ("image", "--name is for import");
+      cli_error ("image", "--name is for import and pull");
+      return EXIT_USAGE;
+    }
+  if (plain_http && strcmp (sub, "pull") != 0)
+    {
+      cli_error ("image", "--plain-http is for pull");
       return EXIT_USAGE;
     }
   if ((strcmp (sub, "ls") == 0 || strcmp (sub, "gc") == 0) && nargs != 0)
@@ -188,6 +213,15 @@ cmd_image (int argc, char **argv)
       if (image_import (&st, args[0], norm, &err) < 0)
         {
           cli_error ("image", "import %s: %s", args[0], err.msg);
+          return EXIT_IE;
+        }
+      return 0;
+    }
+  if (strcmp (sub, "pull") == 0)
+    {
+      if (image_pull (&st, args[0], norm, plain_http, isatty (2), &err) < 0)
+        {
+          cli_error ("image", "pull %s: %s", args[0], err.msg);
           return EXIT_IE;
         }
       return 0;

@@ -23,7 +23,16 @@
   X (curl_easy_cleanup)                                                                            \
   X (curl_easy_strerror)                                                                           \
   X (curl_slist_append)                                                                            \
-  X (curl_slist_free_all)
+  X (curl_slist_free_all)                                                                          \
+  X (curl_easy_escape)                                                                             \
+  X (curl_free)                                                                                    \
+  X (curl_multi_init)                                                                              \
+  X (curl_multi_add_handle)                                                                        \
+  X (curl_multi_remove_handle)                                                                     \
+  X (curl_multi_perform)                                                                           \
+  X (curl_multi_wait)                                                                              \
+  X (curl_multi_info_read)                                                                         \
+  X (curl_multi_cleanup)
 
 #define CORRAL_CURL_DECLARE(name) extern __typeof__ (name) *sym_##name;
 CORRAL_CURL_SYMBOLS (CORRAL_CURL_DECLARE)

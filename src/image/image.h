@@ -84,7 +84,23 @@ int image_use (struct image_store *st, const char *name, struct image *im, int *
                struct corral_spec *spec, struct corral_error *err);
 void image_release (struct image *im, int lock_fd);
 
+/* Downloads REF (NAME[:TAG] or NAME@sha256:HEX, on Docker Hub or
+ * REGISTRY/NAME) through the registry HTTP API v2 and stores it as name
+ * (REF when NULL).  plain_http: talk HTTP, not HTTPS (the default for
+ * loopback registries).  progress: a progress line on stderr. */
+int image_pull (struct image_store *st, const char *ref, const char *name, bool plain_http,
+                bool progress, struct corral_error *err);
+
 /* ---- inside the module --------------------------------------------------- */
+
+int image_record_write (struct image_store *st, const char *name, const char *source,
+                        const char *id_hex, size_t n, char diffs[][65], const uint64_t *bytes,
+                        const char *config_text, struct corral_error *err);
+/* Unpacks the (maybe compressed) layer tar read from fd into the store. */
+int image_unpack_file (struct image_store *st, int fd, const char *want_blob, const char *want_diff,
+                       const char *what, char diff_hex[65], uint64_t *bytes, struct corral_error *err);
+void image_reap_tmp (struct image_store *st);
+int image_store_lock (struct image_store *st, int how, struct corral_error *err);
 
 struct layer_stats {
   uint64_t bytes, entries;

@@ -547,15 +547,16 @@ plan_oci (struct source *s, struct plan *p, struct corral_error *err)
         }
       const char *mt = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (pick, "mediaType"));
       const char *dg = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (pick, "digest"));
+      bool pick_is_index = is_index_type (mt);
       char *blob = oci_blob (s, dg, "manifest", err);
-      cJSON_Delete (idx);
+      cJSON_Delete (idx); /* mt and dg point into it */
       idx = NULL;
       if (blob == NULL)
         return -1;
       cJSON *j = cJSON_Parse (blob);
       free (blob);
       const char *jmt = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (j, "mediaType"));
-      if (is_index_type (mt) || is_index_type (jmt) || cJSON_GetObjectItemCaseSensitive (j, "manifests"))
+      if (pick_is_index || is_index_type (jmt) || cJSON_GetObjectItemCaseSensitive (j, "manifests"))
         idx = j;
       else
         man = j;
@@ -684,30 +685,31 @@ now_rfc3339 (char *buf, size_t len)
   strftime (buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int
-write_record (struct image_store *st, const char *name, const char *source, struct plan *p,
-              char diffs[][65], struct corral_error *err)
+int
+image_record_write (struct image_store *st, const char *name, const char *source, const char *id_hex,
+                    size_t n, char diffs[][65], const uint64_t *bytes, const char *config_text,
+                    struct corral_error *err)
 {
   cJSON *rec = cJSON_CreateObject ();
   cJSON_AddStringToObject (rec, "name", name);
   char id[80], created[32];
-  snprintf (id, sizeof id, "sha256:%s", p->id_hex);
+  snprintf (id, sizeof id, "sha256:%s", id_hex);
   cJSON_AddStringToObject (rec, "id", id);
   cJSON_AddStringToObject (rec, "source", source);
   now_rfc3339 (created, sizeof created);
   cJSON_AddStringToObject (rec, "created", created);
   cJSON *layers = cJSON_AddArrayToObject (rec, "layers");
   uint64_t size = 0;
-  for (size_t i = 0; i < p->n; i++)
+  for (size_t i = 0; i < n; i++)
     {
       char d[80];
       snprintf (d, sizeof d, "sha256:%s", diffs[i]);
       cJSON_AddItemToArray (layers, cJSON_CreateString (d));
-      size += p->bytes[i];
+      size += bytes[i];
     }
   cJSON_AddNumberToObject (rec, "size", (double) size);
   cJSON *cfg = cJSON_AddObjectToObject (rec, "config");
-  cJSON *c = p->config_text ? cJSON_Parse (p->config_text) : NULL;
+  cJSON *c = config_text ? cJSON_Parse (config_text) : NULL;
   const cJSON *cc = cJSON_GetObjectItemCaseSensitive (c, "config");
   static const char *const keys[] = { "Env", "WorkingDir", "User", "Cmd", "Entrypoint" };
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
@@ -815,9 +817,22 @@ unpack_from_dir (struct image_store *st, struct source *s, struct plan *p, char 
   return ret;
 }
 
+int
+image_unpack_file (struct image_store *st, int fd, const char *want_blob, const char *want_diff,
+                   const char *what, char diff_hex[65], uint64_t *bytes, struct corral_error *err)
+{
+  struct src *src = calloc (1, sizeof *src);
+  if (src == NULL)
+    return corral_fail (err, ENOMEM, "unpack");
+  src->fd = fd;
+  int r = unpack_blob (st, src, want_blob, want_diff, what, diff_hex, bytes, err);
+  free (src);
+  return r;
+}
+
 /* Imports of a dead process leave tmp/layer.PID.N: cleared on the way in. */
-static void
-reap_tmp (struct image_store *st)
+void
+image_reap_tmp (struct image_store *st)
 {
   char dir[PATH_MAX + 16];
   snprintf (dir, sizeof dir, "%s/tmp", st->root);
@@ -827,7 +842,8 @@ reap_tmp (struct image_store *st)
     {
       int pid;
       unsigned n;
-      if (sscanf (de->d_name, "layer.%d.%u", &pid, &n) == 2 && pid > 0 && pid != (int) getpid ()
+      if ((sscanf (de->d_name, "layer.%d.%u", &pid, &n) == 2 || sscanf (de->d_name, "blob.%d.%u", &pid, &n) == 2)
+          && pid > 0 && pid != (int) getpid ()
           && kill (pid, 0) < 0 && errno == ESRCH)
         image_remove_tree (dirfd (d), de->d_name);
     }
@@ -851,7 +867,7 @@ image_import (struct image_store *st, const char *source, const char *name,
   int lk = image_store_lock (st, LOCK_SH, err);
   if (lk < 0)
     return -1;
-  reap_tmp (st);
+  image_reap_tmp (st);
 
   struct source s = { .path = source, .dirfd = -1, .is_dir = S_ISDIR (sb.st_mode) };
   struct plan *p = calloc (1, sizeof *p);
@@ -919,7 +935,7 @@ image_import (struct image_store *st, const char *source, const char *name,
                        : unpack_from_tar (st, &s, p, diffs, err);
     }
   if (ret == 0)
-    ret = write_record (st, norm, kind, p, diffs, err);
+    ret = image_record_write (st, norm, kind, p->id_hex, p->n, diffs, p->bytes, p->config_text, err);
   if (ret == 0)
     fprintf (stderr, "corral: image: imported %s (%s, %zu layer%s, sha256:%.12s)\n", norm, kind,
              p->n, p->n == 1 ? "" : "s", p->id_hex);

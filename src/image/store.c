@@ -555,11 +555,22 @@ image_gc (struct image_store *st, size_t *removed, uint64_t *bytes, struct corra
     }
   if (d)
     closedir (d);
-  /* imports that died: tmp/NAME.PID.* whose PID is gone */
+  /* imports that died: tmp/NAME.PID.* whose PID is gone; downloads kept
+   * for resuming (tmp/blob.HEX.part) that no pull holds */
   snprintf (dir, sizeof dir, "%s/tmp", st->root);
   d = opendir (dir);
   while (d && (de = readdir (d)) != NULL)
     {
+      size_t l = strlen (de->d_name);
+      if (l > 10 && strncmp (de->d_name, "blob.", 5) == 0 && strcmp (de->d_name + l - 5, ".part") == 0)
+        {
+          int fd = openat (dirfd (d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+          if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) == 0)
+            unlinkat (dirfd (d), de->d_name, 0);
+          if (fd >= 0)
+            close (fd);
+          continue;
+        }
       const char *dot = strchr (de->d_name, '.');
       int pid = dot ? atoi (dot + 1) : 0;
       if (de->d_name[0] == '.' || pid <= 0 || (kill (pid, 0) == 0 || errno != ESRCH))
