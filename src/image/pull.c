@@ -167,13 +167,14 @@ load_creds (struct reg *r)
         {
           char dec[600];
           size_t o_ = 0;
-          int acc = 0, bits = 0;
+          unsigned acc = 0;
+          int bits = 0;
           for (const char *p = auth; *p && o_ + 1 < sizeof dec; p++)
             {
               int v = b64_value (*p);
               if (v < 0)
                 continue;
-              acc = (acc << 6) | v;
+              acc = ((acc << 6) | (unsigned) v) & 0xffffff;
               bits += 6;
               if (bits >= 8)
                 {
