@@ -614,8 +614,9 @@ overlay_root (const struct corral_spec *spec, bool userns, int lowers_fd, struct
     return corral_fail (err, errno, "chdir /");
   if (r < 0)
     return corral_fail (err, e, "mount the image's overlay%s",
-                        e == EINVAL && userns ? " (does this kernel mount overlayfs in a user "
-                                                "namespace? `corral doctor` tells)" : "");
+                        e == ENODEV ? " (this kernel has no overlayfs: modprobe overlay)"
+                        : e == EINVAL && userns ? " (does this kernel mount overlayfs in a user "
+                                                  "namespace? `corral doctor` tells)" : "");
   return 0;
 }
 

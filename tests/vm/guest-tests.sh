@@ -104,6 +104,18 @@ check "no writable cgroup: memory falls back to rlimit" [ "$(backend memory)" = 
 RES=$(/opt/h/hostile runas 1000 1000 corral doctor 2>&1)
 check "no writable cgroup: doctor prints the remedy" sh -c 'echo "$0" | grep -q "Delegate=yes"' "$RES"
 
+# images: an overlay root on this kernel, as root and rootless
+corral image import /opt/img/save.tar --name t --store /tmp/store >/dev/null 2>&1
+RES=$(corral run --image t --store /tmp/store -- /bin/sh -c 'echo $(ls /data) / $(ls /opq) / $(cat /etc/motd) / $FOO' 2>&1)
+check "image: docker save layers, whiteout and opaque dir on overlayfs" [ "$RES" = "added keep / new / v2 / from-image" ]
+RES=$(corral run --image t --store /tmp/store --uid 0 --gid 0 -- /bin/sh -c 'echo x > /data/written-by-run; ls /data | wc -l' 2>&1)
+check "image: writes go to the run's upper layer, not the store" \
+  [ "$RES" = 3 -a "$(find /tmp/store -name written-by-run | wc -l)" -eq 0 ]
+mkdir -p /tmp/ustore && chown 1000:1000 /tmp/ustore
+/opt/h/hostile runas 1000 1000 corral image import /opt/img/export.tar --name e --store /tmp/ustore/s >/dev/null 2>&1
+RES=$(/opt/h/hostile runas 1000 1000 corral run --image e --store /tmp/ustore/s -- /bin/sh -c 'echo $(ls /data) / $(id -u); echo y > /data/w && echo wrote' 2>&1)
+check "image: rootless run on an overlay in a user namespace (userxattr)" [ "$(echo $RES)" = "added keep / 1000 wrote" ]
+
 echo "VMTEST $pass passed, $fail failed"
 sync
 poweroff -f

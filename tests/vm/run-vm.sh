@@ -44,6 +44,30 @@ for lib in $(ldd "$CORRAL" | awk '/=> \//{print $3} /^[[:space:]]*\/lib/{print $
   mkdir -p "$(dirname "$dest")"
   cp "$real" "$dest"
 done
+# libarchive, which `corral image import` loads with dlopen, and its libraries
+archive=$(ldconfig -p | awk '/libarchive\.so\.13 .*x86-64/{print $NF; exit}')
+if [ -n "$archive" ]; then
+  for lib in "$archive" $(ldd "$archive" | awk '/=> \//{print $3}'); do
+    real=$(readlink -f "$lib")
+    dest="$root/usr${lib#/usr}"
+    mkdir -p "$(dirname "$dest")"
+    cp "$real" "$dest"
+  done
+fi
+# overlayfs is a module in Debian's cloud kernel: loaded by guest-init.sh
+overlay_ko=$(ls "$cache/$pkg"/lib/modules/*/kernel/fs/overlayfs/overlay.ko* 2>/dev/null | head -n 1 || true)
+case "$overlay_ko" in
+  *.xz) xz -dc "$overlay_ko" > "$root/opt/overlay.ko" ;;
+  *.zst) zstd -qdc "$overlay_ko" > "$root/opt/overlay.ko" ;;
+  ?*) cp "$overlay_ko" "$root/opt/overlay.ko" ;;
+esac
+# test images (tests/imagebuild.py): a two-layer docker save with a whiteout
+# and an opaque dir, and a flat docker export
+mkdir -p "$root/opt/img"
+PYTHONPATH="$here/.." "${PYTHON3:-python3}" -c '
+import sys, imagebuild as ib
+ib.docker_save_legacy(sys.argv[1] + "/save.tar"); ib.docker_export(sys.argv[1] + "/export.tar")' "$root/opt/img"
+chmod 644 "$root/opt/img/"*
 cp "$HOSTILE" "$root/opt/h/hostile"
 chmod 755 "$root/opt/h/hostile"
 printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
