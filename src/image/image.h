@@ -15,7 +15,9 @@
  *   STORE/images/KEY.json      one image: name, id, layers, config
  *   STORE/images/KEY.lock      flock: shared by runs, exclusive by rm
  *   STORE/tmp/                 imports in progress (PID-named; a dead
- *                              importer's leftovers go at the next gc)
+ *                              importer's leftovers go at the next gc), and
+ *                              blob.HEX.part: a pull's downloads, kept for
+ *                              resuming until gc
  *
  * Writes are atomic (a temporary name renamed into place) so a crash or
  * Ctrl-C leaves no half image, and concurrent imports of the same layer
@@ -43,7 +45,7 @@ int image_store_open (const char *dir, struct image_store *st, struct corral_err
 struct image {
   char *name;          /* NAME:TAG */
   char *id;            /* sha256:HEX of the config (or of the tar of an export) */
-  char *source;        /* "docker-export", "docker-save", "oci" */
+  char *source;        /* "docker-export", "docker-save", "oci", "registry" */
   char *created;       /* when it was imported, RFC 3339 */
   char **layers;       /* diff_ids "sha256:HEX", bottom first */
   size_t n_layers;

@@ -6,7 +6,7 @@
  *                                index names one
  *   GET /v2/REPO/blobs/DIGEST    the config, then the layers: up to four at
  *                                once (curl's multi interface), each into
- *                                STORE/tmp/blob.PID.N.part, resumed with a
+ *                                STORE/tmp/blob.HEX.part, resumed with a
  *                                Range request when a previous pull left one,
  *                                checked against its digest, then unpacked
  *                                (import.c) and deleted
@@ -35,6 +35,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #define MAX_SMALL (16u << 20) /* manifests, configs, tokens */
@@ -59,11 +60,24 @@ struct reg {
 
 /* ---- references and credentials ------------------------------------------ */
 
+/* localhost, 127.0.0.0/8 or [::1], with or without a port: the whole
+ * name, so that localhost.example.com is not taken for one */
 static bool
 is_loopback (const char *host)
 {
-  return strncmp (host, "localhost", 9) == 0 || strncmp (host, "127.", 4) == 0
-         || strncmp (host, "[::1]", 5) == 0;
+  char h[256];
+  snprintf (h, sizeof h, "%s", host);
+  if (h[0] == '[')
+    {
+      char *e = strchr (h, ']');
+      return e && strncmp (h, "[::1]", 5) == 0 && (e[1] == '\0' || e[1] == ':');
+    }
+  char *colon = strchr (h, ':');
+  if (colon)
+    *colon = '\0';
+  struct in_addr a;
+  return strcmp (h, "localhost") == 0
+         || (inet_pton (AF_INET, h, &a) == 1 && (ntohl (a.s_addr) >> 24) == 127);
 }
 
 static int
@@ -92,6 +106,8 @@ parse_ref (const char *in, struct reg *r, struct corral_error *err)
       name = slash + 1;
     }
   else
+    snprintf (r->host, sizeof r->host, "registry-1.docker.io");
+  if (strcmp (r->host, "docker.io") == 0 || strcmp (r->host, "index.docker.io") == 0)
     snprintf (r->host, sizeof r->host, "registry-1.docker.io");
   char *colon = strrchr (name, ':');
   if (colon && !at)
@@ -337,7 +353,7 @@ authenticate (struct reg *r, const char *www, struct corral_error *err)
     {
       if (!r->creds || r->use_basic)
         return corral_fail (err, 0, "registry %s wants a user name and password: log in (`docker "
-                            "login` or `skopeo login`, which write ~/.docker/config.json)", r->host);
+                            "login`, or `skopeo login --authfile ~/.docker/config.json`)", r->host);
       r->use_basic = true;
       return 0;
     }
