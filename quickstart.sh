@@ -10,7 +10,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends build-essential autoconf automake pkg-config \
-  libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev zlib1g-dev libarchive-dev \
+  libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev zlib1g-dev libarchive-dev libmicrohttpd-dev \
   mandoc python3 python3-pytest util-linux >/dev/null
 autoreconf -fi >/dev/null 2>&1
 ./configure --enable-werror PYTHON3=/usr/bin/python3 >/dev/null

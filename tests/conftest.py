@@ -39,7 +39,10 @@ def world():
     unprivileged user can run them wherever the build tree lives."""
     d = tempfile.mkdtemp(prefix="corral-test-", dir="/tmp")
     os.chmod(d, 0o755)
-    for src, name in ((CORRAL, "corral"), (HOSTILE, "hostile")):
+    serve = os.path.join(os.path.dirname(CORRAL), "corral-serve")  # `corral serve` runs it
+    for src, name in ((CORRAL, "corral"), (HOSTILE, "hostile"), (serve, "corral-serve")):
+        if name == "corral-serve" and not os.path.exists(src):
+            continue
         shutil.copy(src, os.path.join(d, name))
         os.chmod(os.path.join(d, name), 0o755)
     pol = os.path.join(d, "policies")

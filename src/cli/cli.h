@@ -16,6 +16,7 @@ int cmd_run (int argc, char **argv);
 int cmd_doctor (int argc, char **argv);
 int cmd_eval (int argc, char **argv);
 int cmd_image (int argc, char **argv);
+int cmd_serve (int argc, char **argv);
 
 /* Prints "corral: <cmd>: <message>" on stderr. */
 void cli_error (const char *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));

@@ -30,7 +30,8 @@ usage (FILE *f)
          "Commands:\n"
          "  run [OPTIONS] -- CMD [ARG...]   run one program in a fresh sandbox\n"
          "  eval humaneval|livecodebench    score samples like the reference harnesses\n"
-         "  image import|ls|inspect|rm|gc   images without Docker (docker export/save, OCI)\n"
+         "  image import|pull|ls|inspect|rm|gc  images without Docker (docker save, OCI, registries)\n"
+         "  serve [OPTIONS]                 an HTTP server: SandboxFusion's /run_code\n"
          "  doctor [--json]                 what this host offers and what corral will use\n"
          "  help                            this text\n"
          "\n"
@@ -56,6 +57,8 @@ main (int argc, char **argv)
     return cmd_eval (argc - 1, argv + 1);
   if (strcmp (cmd, "image") == 0)
     return cmd_image (argc - 1, argv + 1);
+  if (strcmp (cmd, "serve") == 0)
+    return cmd_serve (argc - 1, argv + 1);
   if (strcmp (cmd, "help") == 0 || strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0)
     {
       usage (stdout);

@@ -213,6 +213,8 @@ void corral_interrupt (int sig);
 
 /* "64M", "1.5G", "4096", "unlimited" -> bytes.  Returns -1 on bad input. */
 int corral_parse_size (const char *s, uint64_t *out);
+/* s[0..len) with invalid UTF-8 (and NUL) replaced by U+FFFD: malloc'd. */
+char *corral_utf8_sanitize (const char *s, size_t len);
 /* "2", "0.5", "1.25s", "500ms" -> milliseconds. */
 int corral_parse_duration_ms (const char *s, uint64_t *out);
 

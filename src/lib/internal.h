@@ -30,7 +30,6 @@ int corral_read_u64_at (int dirfd, const char *name, uint64_t *out);
 ssize_t corral_write_all (int fd, const void *buf, size_t len);
 ssize_t corral_read_all (int fd, void *buf, size_t len);
 /* Replace invalid UTF-8 with U+FFFD; returns a malloc'd NUL-terminated copy. */
-char *corral_utf8_sanitize (const char *s, size_t len);
 /* Sends / receives one fd over a unix socket. */
 int corral_send_fd (int sock, int fd);
 int corral_recv_fd (int sock);

@@ -1,0 +1,139 @@
+/* fusion.c - SandboxFusion's POST /run_code: the request checked as its
+ * FastAPI model checks it (422 with pydantic's error list otherwise), then
+ * run as one job.  The response rules are worker.c's. */
+#include "config.h"
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+add_error (cJSON *list, const char *type, const char *field, const char *msg, const cJSON *input)
+{
+  cJSON *e = cJSON_CreateObject ();
+  cJSON_AddStringToObject (e, "type", type);
+  cJSON *loc = cJSON_AddArrayToObject (e, "loc");
+  cJSON_AddItemToArray (loc, cJSON_CreateString ("body"));
+  if (field)
+    cJSON_AddItemToArray (loc, cJSON_CreateString (field));
+  cJSON_AddStringToObject (e, "msg", msg);
+  cJSON_AddItemToObject (e, "input", input ? cJSON_Duplicate (input, 1) : cJSON_CreateNull ());
+  cJSON_AddItemToArray (list, e);
+}
+
+static bool
+is_int (const cJSON *v)
+{
+  return cJSON_IsNumber (v) && v->valuedouble == (double) (long long) v->valuedouble;
+}
+
+static char *
+detail (cJSON *list)
+{
+  cJSON *o = cJSON_CreateObject ();
+  cJSON_AddItemToObject (o, "detail", list);
+  char *s = cJSON_PrintUnformatted (o);
+  cJSON_Delete (o);
+  return s;
+}
+
+int
+fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t vlen)
+{
+  snprintf (verdict, vlen, "-");
+  cJSON *list = cJSON_CreateArray ();
+  cJSON *req = cJSON_ParseWithLength (body, len);
+  if (req == NULL)
+    {
+      add_error (list, "json_invalid", NULL, "JSON decode error", NULL);
+      *out = detail (list);
+      return 422;
+    }
+  if (!cJSON_IsObject (req))
+    {
+      add_error (list, "model_attributes_type", NULL, "Input should be a valid dictionary or object "
+                 "to extract fields from", req);
+      *out = detail (list);
+      cJSON_Delete (req);
+      return 422;
+    }
+  const cJSON *code = cJSON_GetObjectItemCaseSensitive (req, "code");
+  const cJSON *lang = cJSON_GetObjectItemCaseSensitive (req, "language");
+  if (code == NULL)
+    add_error (list, "missing", "code", "Field required", req);
+  else if (!cJSON_IsString (code))
+    add_error (list, "string_type", "code", "Input should be a valid string", code);
+  if (lang == NULL)
+    add_error (list, "missing", "language", "Field required", req);
+  else if (!cJSON_IsString (lang) || !serve_lang_known (lang->valuestring))
+    {
+      char msg[700];
+      snprintf (msg, sizeof msg, "Input should be one of: %s", serve_lang_names ());
+      add_error (list, "enum", "language", msg, lang);
+    }
+  static const char *const floats[] = { "compile_timeout", "run_timeout" };
+  for (size_t i = 0; i < 2; i++)
+    {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive (req, floats[i]);
+      if (v && !cJSON_IsNull (v) && (!cJSON_IsNumber (v) || v->valuedouble < 0 || v->valuedouble > 86400))
+        add_error (list, "float_type", floats[i], "Input should be a valid number from 0 to 86400", v);
+    }
+  const cJSON *mem = cJSON_GetObjectItemCaseSensitive (req, "memory_limit_MB");
+  if (mem && !cJSON_IsNull (mem) && !is_int (mem))
+    add_error (list, "int_type", "memory_limit_MB", "Input should be a valid integer", mem);
+  const cJSON *in = cJSON_GetObjectItemCaseSensitive (req, "stdin");
+  if (in && !cJSON_IsNull (in) && !cJSON_IsString (in))
+    add_error (list, "string_type", "stdin", "Input should be a valid string", in);
+  const cJSON *files = cJSON_GetObjectItemCaseSensitive (req, "files"), *f;
+  if (files && !cJSON_IsNull (files))
+    {
+      if (!cJSON_IsObject (files))
+        add_error (list, "dict_type", "files", "Input should be a valid dictionary", files);
+      else
+        cJSON_ArrayForEach (f, files)
+          if (!cJSON_IsString (f) && !cJSON_IsNull (f))
+            add_error (list, "string_type", "files", "Input should be a valid string", f);
+    }
+  const cJSON *ff = cJSON_GetObjectItemCaseSensitive (req, "fetch_files");
+  if (ff && !cJSON_IsNull (ff))
+    {
+      if (!cJSON_IsArray (ff))
+        add_error (list, "list_type", "fetch_files", "Input should be a valid list", ff);
+      else
+        cJSON_ArrayForEach (f, ff)
+          if (!cJSON_IsString (f))
+            add_error (list, "string_type", "fetch_files", "Input should be a valid string", f);
+    }
+  if (cJSON_GetArraySize (list) > 0)
+    {
+      *out = detail (list);
+      cJSON_Delete (req);
+      return 422;
+    }
+  cJSON_Delete (list);
+
+  cJSON *job = cJSON_CreateObject ();
+  cJSON_AddStringToObject (job, "kind", "run_code");
+  cJSON_AddItemToObject (job, "request", req);
+  char *text = cJSON_PrintUnformatted (job);
+  cJSON_Delete (job);
+  if (text == NULL)
+    return 500;
+  int refused;
+  char *answer = queue_run (text, &refused);
+  free (text);
+  if (answer == NULL)
+    {
+      *out = strdup (refused == 504 ? "{\"detail\":\"the queue is full: retry\"}"
+                                    : "{\"detail\":\"the server is shutting down\"}");
+      snprintf (verdict, vlen, "%s", refused == 504 ? "queue-full" : "shutting-down");
+      return refused ? refused : 500;
+    }
+  cJSON *a = cJSON_Parse (answer);
+  const char *st = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "status"));
+  snprintf (verdict, vlen, "%s", st ? st : "?");
+  cJSON_Delete (a);
+  *out = answer;
+  return 200;
+}

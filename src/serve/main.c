@@ -1,0 +1,508 @@
+/* main.c - corral-serve: options, the workers, libmicrohttpd, the routes,
+ * the access log, and a graceful stop on SIGTERM.
+ *
+ * libmicrohttpd runs one thread per connection, so a request that waits for
+ * its job blocks only its own thread: /health and /v1/ping answer at once
+ * whatever the queue holds. */
+#include "config.h"
+#include "server.h"
+#include "image.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_BODY (64u << 20)
+
+static struct {
+  const char *host;
+  unsigned port;
+  char api_key[256];
+  size_t workers, queue;
+  double grace;
+  time_t started;
+} cfg = { .host = "127.0.0.1", .port = 8080, .grace = 30 };
+
+static double
+now_s (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+}
+
+/* ---- per request ------------------------------------------------------------ */
+
+struct req {
+  char *body;
+  size_t len, cap;
+  bool too_big;
+  double t0;
+};
+
+static enum MHD_Result
+reply (struct MHD_Connection *c, int status, const char *ctype, char *text)
+{
+  struct MHD_Response *r = MHD_create_response_from_buffer (strlen (text), text, MHD_RESPMEM_MUST_FREE);
+  MHD_add_response_header (r, "Content-Type", ctype);
+  enum MHD_Result ret = MHD_queue_response (c, (unsigned) status, r);
+  MHD_destroy_response (r);
+  return ret;
+}
+
+static enum MHD_Result
+reply_json (struct MHD_Connection *c, int status, cJSON *o)
+{
+  char *s = cJSON_PrintUnformatted (o);
+  cJSON_Delete (o);
+  return reply (c, status, "application/json", s ? s : strdup ("{}"));
+}
+
+static enum MHD_Result
+reply_detail (struct MHD_Connection *c, int status, const char *msg)
+{
+  cJSON *o = cJSON_CreateObject ();
+  cJSON_AddStringToObject (o, "detail", msg);
+  return reply_json (c, status, o);
+}
+
+/* X-API-Key or ?api_key= (ms-enclave), Authorization: Bearer KEY or KEY
+ * (SandboxFusion clients). */
+static bool
+authorized (struct MHD_Connection *c)
+{
+  if (cfg.api_key[0] == '\0')
+    return true;
+  const char *k = MHD_lookup_connection_value (c, MHD_HEADER_KIND, "X-API-Key");
+  if (k && strcmp (k, cfg.api_key) == 0)
+    return true;
+  k = MHD_lookup_connection_value (c, MHD_GET_ARGUMENT_KIND, "api_key");
+  if (k && strcmp (k, cfg.api_key) == 0)
+    return true;
+  k = MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Authorization");
+  if (k && strncasecmp (k, "Bearer ", 7) == 0)
+    k += 7;
+  return k && strcmp (k, cfg.api_key) == 0;
+}
+
+static void
+access_log (struct MHD_Connection *c, const char *method, const char *url, int status, double secs,
+            const char *verdict)
+{
+  char ts[32];
+  time_t t = time (NULL);
+  struct tm tm;
+  gmtime_r (&t, &tm);
+  strftime (ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info (c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  char addr[64] = "-";
+  if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+    {
+      const unsigned char *a = (const unsigned char *) &((struct sockaddr_in *) ci->client_addr)->sin_addr;
+      snprintf (addr, sizeof addr, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+    }
+  fprintf (stderr, "{\"time\":\"%s\",\"remote\":\"%s\",\"method\":\"%s\",\"path\":\"%.200s\",\"status\":%d,"
+                   "\"ms\":%.1f,\"verdict\":\"%s\"}\n",
+           ts, addr, method, url, status, secs * 1000, verdict);
+  metrics_request (url, status, secs, verdict);
+}
+
+static cJSON *
+health (void)
+{
+  cJSON *o = cJSON_CreateObject ();
+  cJSON_AddBoolToObject (o, "healthy", true);
+  cJSON_AddStringToObject (o, "version", PACKAGE_VERSION);
+  cJSON_AddNumberToObject (o, "uptime", (double) (time (NULL) - cfg.started));
+  cJSON_AddNumberToObject (o, "active_sandboxes", 0);
+  cJSON *si = cJSON_AddObjectToObject (o, "system_info");
+  struct utsname u;
+  if (uname (&u) == 0)
+    {
+      cJSON_AddStringToObject (si, "platform", u.sysname);
+      cJSON_AddStringToObject (si, "release", u.release);
+      cJSON_AddStringToObject (si, "machine", u.machine);
+    }
+  size_t queued, running;
+  queue_depth (&queued, &running);
+  cJSON_AddNumberToObject (si, "workers", (double) cfg.workers);
+  cJSON_AddNumberToObject (si, "queued", (double) queued);
+  cJSON_AddNumberToObject (si, "running", (double) running);
+  return o;
+}
+
+static enum MHD_Result
+route (struct MHD_Connection *c, const char *url, const char *method, struct req *r, int *status,
+       char *verdict, size_t vlen)
+{
+  snprintf (verdict, vlen, "-");
+  bool get = strcmp (method, "GET") == 0, post = strcmp (method, "POST") == 0;
+  if (!authorized (c))
+    return reply_detail (c, *status = 401, "Unauthorized");
+  if (r->too_big)
+    return reply_detail (c, *status = 413, "request body larger than 64 MiB");
+  if (strcmp (url, "/v1/ping") == 0 && get)
+    return reply (c, *status = 200, "application/json", strdup ("\"pong\""));
+  if (strcmp (url, "/health") == 0 && get)
+    return reply_json (c, *status = 200, health ());
+  if (strcmp (url, "/metrics") == 0 && get)
+    {
+      char *m = metrics_text ();
+      return reply (c, *status = 200, "text/plain; version=0.0.4", m ? m : strdup (""));
+    }
+  if (strcmp (url, "/run_code") == 0 && post)
+    {
+      char *out = NULL;
+      *status = fusion_run_code (r->body ? r->body : "", r->len, &out, verdict, vlen);
+      return reply (c, *status, "application/json", out ? out : strdup ("{}"));
+    }
+  if (strcmp (url, "/run_code") == 0 || strcmp (url, "/v1/ping") == 0 || strcmp (url, "/health") == 0)
+    return reply_detail (c, *status = 405, "Method Not Allowed");
+  return reply_detail (c, *status = 404, "Not Found");
+}
+
+static enum MHD_Result
+on_request (void *cls, struct MHD_Connection *c, const char *url, const char *method,
+            const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+  (void) cls;
+  (void) version;
+  struct req *r = *con_cls;
+  if (r == NULL)
+    {
+      r = calloc (1, sizeof *r);
+      if (r == NULL)
+        return MHD_NO;
+      r->t0 = now_s ();
+      *con_cls = r;
+      /* a body announced too large is not kept: its bytes are read and
+       * dropped, and the answer is 413 */
+      const char *cl = MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Content-Length");
+      if (cl && strtoull (cl, NULL, 10) > MAX_BODY)
+        r->too_big = true;
+      return MHD_YES;
+    }
+  if (*upload_size > 0)
+    {
+      if (!r->too_big && r->len + *upload_size <= MAX_BODY)
+        {
+          if (r->len + *upload_size + 1 > r->cap)
+            {
+              size_t ncap = r->cap ? r->cap : 65536;
+              while (ncap < r->len + *upload_size + 1)
+                ncap *= 2;
+              char *nb = realloc (r->body, ncap);
+              if (nb == NULL)
+                return MHD_NO;
+              r->body = nb;
+              r->cap = ncap;
+            }
+          memcpy (r->body + r->len, upload, *upload_size);
+          r->len += *upload_size;
+          r->body[r->len] = '\0';
+        }
+      else if (!r->too_big)
+        {
+          r->too_big = true;
+          free (r->body);
+          r->body = NULL;
+          r->len = r->cap = 0;
+        }
+      *upload_size = 0;
+      return MHD_YES;
+    }
+  int status = 500;
+  char verdict[32];
+  enum MHD_Result ret = route (c, url, method, r, &status, verdict, sizeof verdict);
+  access_log (c, method, url, status, now_s () - r->t0, verdict);
+  return ret;
+}
+
+static void
+on_done (void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+  (void) cls;
+  (void) c;
+  (void) toe;
+  struct req *r = *con_cls;
+  if (r)
+    {
+      free (r->body);
+      free (r);
+    }
+  *con_cls = NULL;
+}
+
+/* ---- options ----------------------------------------------------------------- */
+
+static void
+usage (FILE *f)
+{
+  fputs ("Usage: corral serve [--host ADDR] [--port N] [--api-key KEY | --api-key-file F]\n"
+         "                    [--max-concurrency N] [--queue N] [--image NAME [--store DIR]]\n"
+         "                    [--memory SIZE] [--pids N] [--policy NAME|PATH]\n"
+         "\n"
+         "An HTTP server for SandboxFusion's POST /run_code (and GET /v1/ping), with\n"
+         "every run in a fresh corral sandbox.  Also GET /health and /metrics.\n"
+         "  --host ADDR            address to listen on (default 127.0.0.1)\n"
+         "  --port N               (default 8080)\n"
+         "  --api-key KEY          require KEY (X-API-Key, ?api_key= or Authorization)\n"
+         "  --api-key-file F       the same, read from F\n"
+         "  --max-concurrency N    runs at once: worker processes (default: the CPUs)\n"
+         "  --queue N              runs that may wait; more are answered 504 (default 1024)\n"
+         "  --image NAME           run on this image (`corral image`), --store DIR its store\n"
+         "  --memory SIZE          per run unless a request asks (default 2G)\n"
+         "  --pids N               per run (default 256)\n"
+         "  --policy NAME|PATH     seccomp policy (default `default`)\n"
+         "  --work-size SIZE       as root, each worker's tmpfs for work dirs (default 1G)\n"
+         "  --shutdown-grace SEC   on SIGTERM, wait this long for running jobs (default 30)\n",
+         f);
+}
+
+enum { OPT_HOST = 256, OPT_PORT, OPT_KEY, OPT_KEY_FILE, OPT_CONC, OPT_QUEUE, OPT_IMAGE, OPT_STORE,
+       OPT_MEMORY, OPT_PIDS, OPT_POLICY, OPT_WORKER_FD, OPT_WORK_SIZE, OPT_GRACE };
+
+static const struct option options[] = {
+  { "host", required_argument, NULL, OPT_HOST },
+  { "port", required_argument, NULL, OPT_PORT },
+  { "api-key", required_argument, NULL, OPT_KEY },
+  { "api-key-file", required_argument, NULL, OPT_KEY_FILE },
+  { "max-concurrency", required_argument, NULL, OPT_CONC },
+  { "queue", required_argument, NULL, OPT_QUEUE },
+  { "image", required_argument, NULL, OPT_IMAGE },
+  { "store", required_argument, NULL, OPT_STORE },
+  { "memory", required_argument, NULL, OPT_MEMORY },
+  { "pids", required_argument, NULL, OPT_PIDS },
+  { "policy", required_argument, NULL, OPT_POLICY },
+  { "work-size", required_argument, NULL, OPT_WORK_SIZE },
+  { "shutdown-grace", required_argument, NULL, OPT_GRACE },
+  { "worker-fd", required_argument, NULL, OPT_WORKER_FD },
+  { "help", no_argument, NULL, 'h' },
+  { NULL, 0, NULL, 0 },
+};
+
+static bool
+parse_count (const char *s, unsigned long max, unsigned long *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul (s, &end, 10);
+  if (errno || end == s || *end || s[0] == '-' || v == 0 || v > max)
+    return false;
+  *out = v;
+  return true;
+}
+
+static int __attribute__ ((format (printf, 1, 2)))
+fail_usage (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  fprintf (stderr, "corral: serve: ");
+  vfprintf (stderr, fmt, ap);
+  fputc ('\n', stderr);
+  va_end (ap);
+  return 2;
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *image_name = NULL, *store = NULL, *policy_name = "default";
+  int worker_fd = -1;
+  struct serve_limits lim = { .memory = 2ull << 30, .pids = 256, .output = 1u << 20 };
+  long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
+  cfg.workers = ncpu > 0 ? (size_t) ncpu : 1;
+  cfg.queue = 1024;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1)
+    {
+      unsigned long v;
+      uint64_t sz;
+      const char *name = argv[optind - 1];
+      switch (c)
+        {
+        case 'h': usage (stdout); return 0;
+        case OPT_HOST: cfg.host = optarg; break;
+        case OPT_PORT:
+          if (strcmp (optarg, "0") == 0)
+            v = 0; /* any free port: the "listening on" line says which */
+          else if (!parse_count (optarg, 65535, &v))
+            return fail_usage ("--port: `%s` is not 0 to 65535", optarg);
+          cfg.port = (unsigned) v;
+          break;
+        case OPT_KEY:
+          if (strlen (optarg) == 0 || strlen (optarg) >= sizeof cfg.api_key)
+            return fail_usage ("--api-key: 1 to 255 characters");
+          snprintf (cfg.api_key, sizeof cfg.api_key, "%s", optarg);
+          break;
+        case OPT_KEY_FILE:
+          {
+            FILE *f = fopen (optarg, "re");
+            if (f == NULL || fgets (cfg.api_key, sizeof cfg.api_key, f) == NULL)
+              {
+                if (f)
+                  fclose (f);
+                fprintf (stderr, "corral: serve: --api-key-file %s: %s\n", optarg,
+                         f ? "empty" : strerror (errno));
+                return 2;
+              }
+            fclose (f);
+            cfg.api_key[strcspn (cfg.api_key, "\r\n")] = '\0';
+            if (cfg.api_key[0] == '\0')
+              return fail_usage ("--api-key-file %s: empty", optarg);
+            break;
+          }
+        case OPT_CONC:
+          if (!parse_count (optarg, 1024, &v))
+            return fail_usage ("--max-concurrency: `%s` is not 1 to 1024", optarg);
+          cfg.workers = v;
+          break;
+        case OPT_QUEUE:
+          if (!parse_count (optarg, 1000000, &v))
+            return fail_usage ("--queue: `%s` is not 1 to 1000000", optarg);
+          cfg.queue = v;
+          break;
+        case OPT_IMAGE: image_name = optarg; break;
+        case OPT_STORE: store = optarg; break;
+        case OPT_MEMORY: case OPT_WORK_SIZE:
+          if (corral_parse_size (optarg, &sz) < 0 || sz == CORRAL_NO_LIMIT || sz < (1u << 20))
+            return fail_usage ("bad size `%s` (at least 1M)", optarg);
+          if (c == OPT_MEMORY)
+            lim.memory = sz;
+          else
+            setenv ("CORRAL_SERVE_WORK_SIZE", optarg, 1);
+          break;
+        case OPT_PIDS:
+          if (!parse_count (optarg, 1000000, &v))
+            return fail_usage ("--pids: `%s` is not a count", optarg);
+          lim.pids = v;
+          break;
+        case OPT_POLICY: policy_name = optarg; break;
+        case OPT_GRACE:
+          {
+            char *end;
+            cfg.grace = strtod (optarg, &end);
+            if (*end || cfg.grace < 0 || cfg.grace > 3600)
+              return fail_usage ("--shutdown-grace: `%s` is not 0 to 3600 seconds", optarg);
+            break;
+          }
+        case OPT_WORKER_FD:
+          worker_fd = atoi (optarg);
+          break;
+        default:
+          if (optopt)
+            return fail_usage ("option `%s` needs a value", name);
+          return fail_usage ("unknown option `%s` (see `corral serve --help`)", name);
+        }
+    }
+  if (optind < argc)
+    return fail_usage ("unexpected argument `%s`", argv[optind]);
+  if (store && !image_name)
+    return fail_usage ("--store is for --image");
+
+  struct corral_error err = { 0 };
+  struct corral_policy *policy = NULL;
+  if (corral_policy_load (policy_name, &policy, &err) < 0)
+    {
+      fprintf (stderr, "corral: serve: %s\n", err.msg);
+      return 125;
+    }
+  lim.policy = policy;
+  struct serve_root root = { 0 };
+  struct image im = { 0 };
+  int image_lock = -1;
+  if (image_name)
+    {
+      struct image_store st;
+      struct corral_spec spec;
+      corral_spec_init (&spec);
+      if (image_store_open (store, &st, &err) < 0 || image_use (&st, image_name, &im, &image_lock, &spec, &err) < 0)
+        {
+          fprintf (stderr, "corral: serve: --image %s: %s\n", image_name, err.msg);
+          return 125;
+        }
+      root.lowers_base = spec.lowers_base;
+      root.lowers = spec.lowers;
+      root.n_lowers = spec.n_lowers;
+      for (size_t i = 0; im.env[i]; i++)
+        if (strncmp (im.env[i], "PATH=", 5) == 0)
+          root.path_env = im.env[i];
+    }
+  if (worker_fd >= 0)
+    serve_worker_main (worker_fd, &root, &lim);
+
+  /* the workers: this program again, with --worker-fd 3 */
+  char **wargv = calloc ((size_t) argc + 3, sizeof *wargv);
+  if (wargv == NULL)
+    return 125;
+  for (int i = 0; i < argc; i++)
+    wargv[i] = argv[i];
+  wargv[argc] = "--worker-fd";
+  wargv[argc + 1] = "3";
+  signal (SIGPIPE, SIG_IGN);
+  sigset_t stop;
+  sigemptyset (&stop);
+  sigaddset (&stop, SIGTERM);
+  sigaddset (&stop, SIGINT);
+  /* blocked here, so that every thread leaves them to sigwait below */
+  pthread_sigmask (SIG_BLOCK, &stop, NULL);
+  cfg.started = time (NULL);
+  if (queue_start (wargv, cfg.workers, cfg.queue) < 0)
+    {
+      fprintf (stderr, "corral: serve: cannot start the workers: %s\n", strerror (errno));
+      return 125;
+    }
+
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) cfg.port) };
+  if (inet_pton (AF_INET, cfg.host, &sa.sin_addr) != 1)
+    {
+      fprintf (stderr, "corral: serve: --host %s: not an IPv4 address\n", cfg.host);
+      queue_stop (0);
+      return 2;
+    }
+  bool loopback = (ntohl (sa.sin_addr.s_addr) >> 24) == 127;
+  if (!loopback && cfg.api_key[0] == '\0')
+    fprintf (stderr, "corral: serve: warning: listening on %s without --api-key: anyone who can "
+                     "reach it can run code here\n", cfg.host);
+  struct MHD_Daemon *d = MHD_start_daemon (
+      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+      (uint16_t) cfg.port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+      MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 0, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
+      MHD_OPTION_END);
+  if (d == NULL)
+    {
+      fprintf (stderr, "corral: serve: cannot listen on %s:%u (in use, or not allowed)\n", cfg.host, cfg.port);
+      queue_stop (0);
+      return 125;
+    }
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info (d, MHD_DAEMON_INFO_BIND_PORT);
+  fprintf (stderr, "corral: serve: listening on http://%s:%u (%zu workers, queue %zu%s%s)\n", cfg.host,
+           di ? di->port : cfg.port, cfg.workers, cfg.queue, image_name ? ", image " : "",
+           image_name ? image_name : "");
+
+  int sig = 0;
+  sigwait (&stop, &sig);
+  fprintf (stderr, "corral: serve: %s: no new connections; finishing running jobs (up to %g s)\n",
+           sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg.grace);
+  MHD_quiesce_daemon (d);
+  queue_stop (cfg.grace);
+  MHD_stop_daemon (d);
+  if (image_name)
+    image_release (&im, image_lock);
+  free (wargv);
+  fprintf (stderr, "corral: serve: stopped\n");
+  return 0;
+}

@@ -1,0 +1,24 @@
+/* server.h - the server process's parts (see serve.h for the design). */
+#ifndef CORRAL_SERVER_H
+#define CORRAL_SERVER_H
+
+#include "serve.h"
+
+/* queue.c */
+int queue_start (char **worker_argv, size_t workers, size_t capacity);
+/* Runs a job: blocks until its answer (malloc'd JSON text).  NULL with
+ * *refused = 504 when the queue is full, 503 when shutting down. */
+char *queue_run (const char *job_text, int *refused);
+void queue_depth (size_t *queued, size_t *running);
+void queue_stop (double grace_s);
+
+/* fusion.c: SandboxFusion's /run_code.  Validates body; returns the HTTP
+ * status and sets *out to the response text (malloc'd) and *verdict to the
+ * run's status for the log and metrics. */
+int fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t vlen);
+
+/* metrics.c */
+void metrics_request (const char *path, int status, double secs, const char *verdict);
+char *metrics_text (void);
+
+#endif

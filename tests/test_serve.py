@@ -1,0 +1,272 @@
+"""`corral serve`: the real server on loopback, driven over HTTP like
+SandboxFusion's clients (EvalScope, verl) drive it."""
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import host_snapshot, processes_matching
+
+
+def leftovers():
+    """What a server could leave: mounts, cgroups, work dirs, processes."""
+    _, mounts, cgroups = host_snapshot()
+    work = sorted(d for d in os.listdir("/tmp") if d.startswith("corral-serve."))
+    return mounts, cgroups, work, processes_matching(b"corral-serve")
+
+
+class Server:
+    def __init__(self, corral, *args):
+        self.p = subprocess.Popen(corral.argv(["serve", "--port", "0", *args]), env=corral.env(),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.p.stderr.readline()
+        m = re.search(r"listening on (http://[\d.]+:\d+)", line)
+        assert m, line + self.p.stderr.read() if self.p.poll() is not None else line
+        self.url = m.group(1)
+        self.log = []
+        self.t = threading.Thread(target=self._drain, daemon=True)
+        self.t.start()
+
+    def _drain(self):
+        for line in self.p.stderr:
+            self.log.append(line)
+
+    def req(self, path, body=None, headers=None, method=None, timeout=60):
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        r = urllib.request.Request(self.url + path, data=data, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(r, timeout=timeout) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def run(self, **body):
+        st, text = self.req("/run_code", body)
+        assert st == 200, (st, text)
+        return json.loads(text)
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        self.p.wait(timeout=timeout)
+        self.t.join(timeout=5)
+        return self.p.returncode
+
+
+@pytest.fixture
+def server(corral):
+    s = Server(corral, "--max-concurrency", "2")
+    yield s
+    assert s.stop() == 0
+
+
+def test_ping_health_metrics(server):
+    assert server.req("/v1/ping") == (200, '"pong"')
+    st, text = server.req("/health")
+    h = json.loads(text)
+    assert st == 200 and h["healthy"] is True and h["system_info"]["workers"] == 2
+    server.run(code="print(1)", language="python")
+    st, text = server.req("/metrics")
+    assert st == 200 and 'corral_runs_total{status="Success"} 1' in text
+    assert 'corral_requests_total{path="/v1/ping",status="200"} 1' in text
+    assert "corral_run_seconds_bucket" in text and "corral_queue_depth 0" in text
+    assert server.req("/nope")[0] == 404 and server.req("/run_code")[0] == 405
+
+
+def test_status_rules(server):
+    r = server.run(code="print(input()[::-1])", language="python", stdin="abc")
+    assert r["status"] == "Success" and r["run_result"]["stdout"] == "cba\n" and r["compile_result"] is None
+    assert set(r) == {"status", "message", "compile_result", "run_result", "executor_pod_name", "files"}
+    assert set(r["run_result"]) == {"status", "execution_time", "return_code", "stdout", "stderr"}
+    r = server.run(code="import sys; print('out'); sys.exit(3)", language="python")
+    assert r["status"] == "Failed" and r["run_result"]["return_code"] == 3 and r["run_result"]["stdout"] == "out\n"
+    r = server.run(code="import time; print('so far', flush=True); time.sleep(30)", language="python", run_timeout=1)
+    rr = r["run_result"]
+    assert r["status"] == "Failed" and rr["status"] == "TimeLimitExceeded" and rr["return_code"] is None
+    assert rr["stdout"] == "so far\n" and 0.9 < rr["execution_time"] < 5
+    r = server.run(code="echo b; echo e >&2", language="bash")
+    assert r["status"] == "Success" and r["run_result"]["stdout"] == "b\n" and r["run_result"]["stderr"] == "e\n"
+    # stdin null: closed at once
+    r = server.run(code="import sys; print(repr(sys.stdin.read()))", language="python", stdin=None)
+    assert r["run_result"]["stdout"] == "''\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/g++"), reason="needs g++")
+def test_compile_errors_and_compiled_runs(server):
+    r = server.run(code="#include <cstdio>\nint main(){puts(\"hi\");return 0;}", language="cpp")
+    assert r["status"] == "Success" and r["compile_result"]["status"] == "Finished"
+    assert r["run_result"]["stdout"] == "hi\n"
+    r = server.run(code="int main() { return }", language="cpp")
+    assert r["status"] == "Failed" and r["run_result"] is None
+    assert r["compile_result"]["return_code"] != 0 and "error" in r["compile_result"]["stderr"]
+    r = server.run(code="int main(){for(;;);}", language="cpp", compile_timeout=10, run_timeout=0.5)
+    assert r["status"] == "Failed" and r["run_result"]["status"] == "TimeLimitExceeded"
+
+
+def test_missing_toolchain_is_a_sandbox_error(server):
+    r = server.run(code="println(1)", language="julia")
+    if r["status"] != "SandboxError":
+        pytest.skip("this host has julia")
+    assert "needs julia" in r["message"] and r["run_result"] is None
+    r = server.run(code="x", language="verilog")
+    assert r["status"] == "SandboxError" and "not supported" in r["message"]
+
+
+def test_files_and_fetch_files(server):
+    import base64
+    r = server.run(code="d = open('data/in.txt').read(); open('out.txt', 'w').write(d * 2)\n"
+                        "import os; os.symlink('/etc/passwd', 'link')",
+                   language="python", files={"data/in.txt": base64.b64encode(b"ab").decode(), "skip": None},
+                   fetch_files=["out.txt", "missing.txt", "link", "../../etc/passwd", "/etc/passwd"])
+    assert r["status"] == "Success", r
+    assert r["files"] == {"out.txt": base64.b64encode(b"abab").decode()}  # no symlink, no escape
+
+
+def test_memory_limit_uses_the_cgroup(server):
+    r = server.run(code="x = bytearray(400 * 1024 * 1024); print('allocated')", language="python",
+                   memory_limit_MB=100)
+    assert r["status"] == "Failed" and "allocated" not in r["run_result"]["stdout"], r
+    r = server.run(code="x = bytearray(50 * 1024 * 1024); print('allocated')", language="python",
+                   memory_limit_MB=300)
+    assert r["status"] == "Success", r
+
+
+@pytest.mark.parametrize("body,field,kind", [
+    ({"language": "python"}, "code", "missing"),
+    ({"code": "x"}, "language", "missing"),
+    ({"code": "x", "language": "cobol"}, "language", "enum"),
+    ({"code": 3, "language": "python"}, "code", "string_type"),
+    ({"code": "x", "language": "python", "run_timeout": "ten"}, "run_timeout", "float_type"),
+    ({"code": "x", "language": "python", "memory_limit_MB": 1.5}, "memory_limit_MB", "int_type"),
+    ({"code": "x", "language": "python", "files": {"a": 3}}, "files", "string_type"),
+    ({"code": "x", "language": "python", "fetch_files": "a"}, "fetch_files", "list_type"),
+])
+def test_bad_requests_are_422_in_fastapi_shape(server, body, field, kind):
+    st, text = server.req("/run_code", body)
+    d = json.loads(text)["detail"]
+    assert st == 422 and any(e["type"] == kind and e["loc"] == ["body", field] for e in d), (st, text)
+
+
+def test_bad_json_and_huge_bodies(server):
+    st, text = server.req("/run_code", b"{not json")
+    assert st == 422 and json.loads(text)["detail"][0]["type"] == "json_invalid"
+    st, text = server.req("/run_code", b"[1,2]")
+    assert st == 422
+    st, _ = server.req("/run_code", b"x" * (65 * 1024 * 1024))
+    assert st == 413
+    assert server.req("/v1/ping") == (200, '"pong"')  # unharmed
+
+
+def test_api_key(corral, shared_tmp):
+    keyfile = shared_tmp / "key"
+    keyfile.write_text("s3cret\n")
+    os.chmod(keyfile, 0o644)
+    s = Server(corral, "--api-key-file", str(keyfile), "--max-concurrency", "1")
+    try:
+        assert s.req("/v1/ping")[0] == 401
+        assert json.loads(s.req("/health")[1]) == {"detail": "Unauthorized"}
+        assert s.req("/v1/ping", headers={"X-API-Key": "wrong"})[0] == 401
+        assert s.req("/v1/ping", headers={"X-API-Key": "s3cret"})[0] == 200
+        assert s.req("/v1/ping?api_key=s3cret")[0] == 200
+        assert s.req("/v1/ping", headers={"Authorization": "Bearer s3cret"})[0] == 200
+        st, _ = s.req("/run_code", {"code": "print(1)", "language": "python"}, headers={"Authorization": "s3cret"})
+        assert st == 200
+    finally:
+        assert s.stop() == 0
+
+
+def test_256_concurrent_requests_and_a_responsive_health(corral):
+    s = Server(corral, "--max-concurrency", "2")
+    try:
+        results, health_times = [], []
+
+        def one(i):
+            results.append(s.run(code=f"print({i} * 2)", language="python", run_timeout=20))
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(256)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        for _ in range(5):
+            t0 = time.time()
+            assert s.req("/health", timeout=5)[0] == 200
+            health_times.append(time.time() - t0)
+        for t in threads:
+            t.join(timeout=300)
+        assert len(results) == 256 and all(r["status"] == "Success" for r in results)
+        assert sorted(int(r["run_result"]["stdout"]) for r in results) == [2 * i for i in range(256)]
+        assert max(health_times) < 1.0, health_times
+    finally:
+        assert s.stop() == 0
+
+
+def test_a_full_queue_answers_504(corral):
+    s = Server(corral, "--max-concurrency", "1", "--queue", "1")
+    try:
+        statuses = []
+
+        def slow():
+            st, _ = s.req("/run_code", {"code": "import time; time.sleep(2)", "language": "python"})
+            statuses.append(st)
+
+        threads = [threading.Thread(target=slow) for _ in range(4)]
+        for t in threads:
+            t.start()
+            time.sleep(0.2)
+        for t in threads:
+            t.join(timeout=60)
+        assert sorted(statuses) == [200, 200, 504, 504], statuses
+    finally:
+        assert s.stop() == 0
+
+
+def test_sigterm_finishes_running_jobs_and_leaves_nothing(corral):
+    before = leftovers()
+    s = Server(corral, "--max-concurrency", "2", "--shutdown-grace", "20")
+    out = []
+    t = threading.Thread(target=lambda: out.append(
+        s.run(code="import time; time.sleep(1.5); print('done')", language="python")))
+    t.start()
+    time.sleep(0.5)
+    assert s.stop() == 0
+    t.join(timeout=30)
+    assert out and out[0]["status"] == "Success" and out[0]["run_result"]["stdout"] == "done\n"
+    assert any('"path":"/run_code","status":200' in l for l in s.log), s.log
+    time.sleep(0.2)
+    assert leftovers() == before
+
+
+def test_sigterm_past_the_grace_kills_the_sandbox(corral):
+    before = leftovers()
+    s = Server(corral, "--max-concurrency", "1", "--shutdown-grace", "0.5")
+    out = []
+    t = threading.Thread(target=lambda: out.append(
+        s.req("/run_code", {"code": "import time; time.sleep(60)", "language": "python", "run_timeout": 100})))
+    t.start()
+    time.sleep(0.7)
+    t0 = time.time()
+    assert s.stop(timeout=30) == 0
+    assert time.time() - t0 < 10
+    t.join(timeout=30)
+    time.sleep(0.2)
+    assert leftovers() == before
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--port", "70000"], "--port"),
+    (["--max-concurrency", "0"], "--max-concurrency"),
+    (["--queue", "x"], "--queue"),
+    (["--host", "not-an-ip"], "not an IPv4 address"),
+    (["--store", "/tmp"], "--store is for --image"),
+    (["--bogus"], "unknown option"),
+])
+def test_bad_options(corral, args, needle):
+    p = corral.cli("serve", *args, timeout=30)
+    assert p.returncode == 2 and needle in p.stderr, (p.returncode, p.stderr)
