@@ -270,3 +270,161 @@ def test_sigterm_past_the_grace_kills_the_sandbox(corral):
 def test_bad_options(corral, args, needle):
     p = corral.cli("serve", *args, timeout=30)
     assert p.returncode == 2 and needle in p.stderr, (p.returncode, p.stderr)
+
+
+# ---- the ms-enclave API --------------------------------------------------------------
+
+EVALSCOPE_CONFIG = {"timeout": 30, "tools_config": {"shell_executor": {}, "python_executor": {}},
+                    "working_dir": "/sandbox", "env_vars": {}, "resource_limits": {},
+                    "image": "python:3.11-slim", "volumes": {}, "ports": {}, "network": "bridge",
+                    "extra_hosts": {}, "memory_limit": "4g", "cpu_limit": 2.0, "network_enabled": True,
+                    "privileged": False, "remove_on_exit": True, "some_future_key": 1}
+ID_RE = re.compile(r"^[23456789abcdefghijkmnopqrstuvwxyz]{8}$")
+
+
+def jreq(server, path, body=None, method=None, **kw):
+    st, text = server.req(path, body, method=method, **kw)
+    return st, json.loads(text) if text else None
+
+
+def test_the_evalscope_flow(server):
+    # 1. pool initialize, 2. info of every id, 3. pooled executions, 4. delete
+    st, r = jreq(server, "/pool/initialize?pool_size=2&sandbox_type=docker", EVALSCOPE_CONFIG)
+    assert st == 200 and r["message"] == "Pool initialized successfully" and r["pool_size"] == 2, r
+    ids = r["sandbox_ids"]
+    assert len(ids) == 2 and all(ID_RE.match(i) for i in ids)
+    for i in ids:
+        st, info = jreq(server, f"/sandbox/{i}")
+        assert st == 200 and info["id"] == i and info["status"] in ("idle", "running")
+        assert set(info) == {"id", "status", "type", "config", "created_at", "updated_at", "metadata",
+                             "available_tools"}
+        assert set(info["available_tools"]) == {"python_executor", "shell_executor"}
+        assert info["config"]["image"] == "python:3.11-slim" and info["type"] == "docker"
+    st, r = jreq(server, "/pool/execute?tool_name=python_executor", {"code": "print(6 * 7)", "timeout": 4})
+    assert st == 200 and r["status"] == "success" and r["output"] == "42\n" and r["error"] is None, r
+    assert r["tool_name"] == "python_executor" and "timestamp" in r
+    st, r = jreq(server, "/pool/execute?tool_name=python_executor", {"code": "import sys; sys.exit(2)"})
+    assert r["status"] == "error"
+    st, r = jreq(server, "/pool/execute?tool_name=python_executor",
+                 {"code": "import time; time.sleep(10)", "timeout": 1})
+    assert r["status"] == "timeout", r
+    # pooled sandboxes start clean every time
+    jreq(server, "/pool/execute?tool_name=shell_executor", {"command": "echo x > left.txt"})
+    jreq(server, "/pool/execute?tool_name=shell_executor", {"command": "echo x > left.txt"})
+    st, r = jreq(server, "/pool/execute?tool_name=shell_executor", {"command": "ls"})
+    assert r["status"] == "success" and r["output"] == "", r
+    # a tool the pool does not have; stats; delete
+    st, r = jreq(server, "/pool/execute?tool_name=file_operation&timeout=0.5", {"operation": "list", "file_path": "."})
+    assert st == 408, (st, r)
+    st, stats = jreq(server, "/stats")
+    assert stats["pool_size"] == 2 and stats["pool_initialized"] is True and stats["total_sandboxes"] == 2
+    assert json.loads(server.req("/health")[1])["active_sandboxes"] == 2
+    for i in ids:
+        assert jreq(server, f"/sandbox/{i}", method="DELETE") == (200, {"message": "Sandbox deleted successfully"})
+    assert jreq(server, f"/sandbox/{ids[0]}")[0] == 404
+    assert jreq(server, "/sandboxes") == (200, [])
+
+
+def test_pooled_executions_wait_for_an_idle_sandbox(server):
+    st, r = jreq(server, "/pool/initialize?pool_size=1", {"tools_config": {"python_executor": {}}})
+    assert st == 200
+    results = []
+
+    def one(i):
+        results.append(jreq(server, "/pool/execute?tool_name=python_executor",
+                            {"code": f"import time; time.sleep(0.3); print({i})"}))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(r["output"] for st, r in results) == ["0\n", "1\n", "2\n"]
+    # one sandbox busy, the next waits at most `timeout` seconds: 408
+    t = threading.Thread(target=one, args=(9,))
+    t.start()
+    time.sleep(0.1)
+    st, r = jreq(server, "/pool/execute?tool_name=python_executor&timeout=0.05", {"code": "print(1)"})
+    t.join()
+    assert st == 408, (st, r)
+
+
+def test_agent_style_calls_in_one_sandbox(server):
+    cfg = {"tools_config": {"python_executor": {}, "shell_executor": {}, "file_operation": {},
+                            "multi_code_executor": {}},
+           "working_dir": "/work", "env_vars": {"GREETING": "hi"}, "memory_limit": "256m"}
+    st, r = jreq(server, "/sandbox/create?sandbox_type=docker", cfg)
+    sid = r["sandbox_id"]
+    tool = lambda name, **p: jreq(server, "/sandbox/tool/execute",
+                                  {"sandbox_id": sid, "tool_name": name, "parameters": p, "timeout": 10})[1]
+    r = tool("file_operation", operation="write", file_path="/work/data/a.txt", content="hello")
+    assert r["status"] == "success", r
+    r = tool("python_executor", code="import os; print(open('data/a.txt').read(), os.getcwd(), os.environ['GREETING'])")
+    assert r["output"] == "hello /work hi\n", r
+    r = tool("shell_executor", command=["sh", "-c", "echo made > made.txt; exit 3"])
+    assert r["status"] == "error" and r["error"] == "Command failed with exit code 3", r
+    assert tool("file_operation", operation="read", file_path="made.txt")["output"] == "made\n"
+    assert tool("file_operation", operation="exists", file_path="made.txt")["output"] == "True"
+    assert "made.txt" in tool("file_operation", operation="list", file_path=".")["output"]
+    # the program's symlink is never followed by the server
+    tool("shell_executor", command="ln -s /etc/shadow sneaky")
+    r = tool("file_operation", operation="read", file_path="sneaky")
+    assert r["status"] == "error", r
+    r = tool("file_operation", operation="read", file_path="../../etc/passwd")
+    assert r["status"] == "error", r
+    r = tool("multi_code_executor", language="python", code="print(open('data/a.txt').read() * 2)")
+    assert r["status"] == "success" and "hellohello" in r["output"], r
+    r = tool("python_executor", code="x = bytearray(600 * 1024 * 1024)")
+    assert r["status"] == "error", r  # memory_limit 256m
+    st, tools = jreq(server, f"/sandbox/{sid}/tools")
+    assert st == 200 and set(tools) == {"python_executor", "shell_executor", "file_operation", "multi_code_executor"}
+    assert tools["python_executor"]["type"] == "function"
+    # stop, then calls are refused; unknown sandbox/tool: 404
+    assert jreq(server, f"/sandbox/{sid}/stop", method="POST")[1] == {"message": "Sandbox stopped successfully"}
+    assert jreq(server, "/sandboxes?status=stopped")[1][0]["id"] == sid
+    st, _ = jreq(server, "/sandbox/tool/execute", {"sandbox_id": "zzzzzzzz", "tool_name": "python_executor",
+                                                    "parameters": {}})
+    assert st == 404
+    assert jreq(server, f"/sandbox/{sid}", method="DELETE")[0] == 200
+
+
+def test_archive_upload_is_extracted_safely(server):
+    import io
+    import tarfile
+    st, r = jreq(server, "/sandbox/create", {"tools_config": {"shell_executor": {}}})
+    sid = r["sandbox_id"]
+    bio = io.BytesIO()
+    with tarfile.open(fileobj=bio, mode="w") as t:
+        for name, data in (("pkg/mod.py", b"X = 1\n"), ("readme.txt", b"r\n")):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    st, r = jreq(server, f"/sandbox/{sid}/archive?target_dir=/sandbox/up", bio.getvalue(), method="POST")
+    assert (st, r) == (200, {"ok": True})
+    st, r = jreq(server, "/sandbox/tool/execute", {"sandbox_id": sid, "tool_name": "shell_executor",
+                                                    "parameters": {"command": "cat up/pkg/mod.py up/readme.txt"}})
+    assert r["output"] == "X = 1\nr\n", r
+    evil = io.BytesIO()
+    with tarfile.open(fileobj=evil, mode="w") as t:
+        ti = tarfile.TarInfo("../../../tmp/corral-evil")
+        ti.size = 1
+        t.addfile(ti, io.BytesIO(b"x"))
+    st, r = jreq(server, f"/sandbox/{sid}/archive", evil.getvalue(), method="POST")
+    assert st == 400 and "escapes" in r["detail"] and not os.path.exists("/tmp/corral-evil")
+
+
+@pytest.mark.parametrize("path,body,method,status", [
+    ("/sandbox/create", {"memory_limit": "lots"}, None, 400),
+    ("/sandbox/create", {"working_dir": "relative"}, None, 400),
+    ("/sandbox/create", {"tools_config": {"rm_rf": {}}}, None, 400),
+    ("/sandbox/create", b"not json", None, 400),
+    ("/pool/initialize?pool_size=0", {}, None, 400),
+    ("/pool/execute?tool_name=nope", {}, None, 400),
+    ("/pool/execute?tool_name=python_executor", {"code": "1"}, None, 400),  # no pool yet
+    ("/sandbox/abcdefgh", None, None, 404),
+    ("/sandbox/tool/execute", {"sandbox_id": 3}, None, 400),
+])
+def test_enclave_bad_requests(server, path, body, method, status):
+    st, text = server.req(path, body, method=method)
+    assert st == status and "detail" in json.loads(text), (st, text)
+    assert server.req("/v1/ping")[0] == 200

@@ -82,6 +82,9 @@ fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t
   const cJSON *mem = cJSON_GetObjectItemCaseSensitive (req, "memory_limit_MB");
   if (mem && !cJSON_IsNull (mem) && !is_int (mem))
     add_error (list, "int_type", "memory_limit_MB", "Input should be a valid integer", mem);
+  else if (cJSON_IsNumber (mem) && mem->valuedouble > 1048576)
+    add_error (list, "less_than_equal", "memory_limit_MB", "Input should be less than or equal to "
+               "1048576", mem);
   const cJSON *in = cJSON_GetObjectItemCaseSensitive (req, "stdin");
   if (in && !cJSON_IsNull (in) && !cJSON_IsString (in))
     add_error (list, "string_type", "stdin", "Input should be a valid string", in);

@@ -12,7 +12,7 @@
 
 static const struct lang langs[] = {
   { "python", "main.py", NULL, ARGV ("python3", "main.py"), "python3", "python" },
-  { "pytest", "test_main.py", NULL, ARGV ("python3", "-m", "pytest", "-q", "test_main.py"), "pytest", NULL },
+  { "pytest", "test_main.py", NULL, ARGV ("pytest", "-q", "test_main.py"), "pytest", NULL },
   { "cpp", "main.cpp", ARGV ("g++", "-std=c++17", "main.cpp", "-o", "test", "-lpthread"), ARGV ("./test"),
     "g++", NULL },
   { "go", "main.go", ARGV ("go", "build", "-o", "out", "main.go"), ARGV ("./out"), "go", NULL },

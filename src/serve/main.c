@@ -20,6 +20,9 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_BODY (64u << 20)
@@ -111,9 +114,22 @@ access_log (struct MHD_Connection *c, const char *method, const char *url, int s
       const unsigned char *a = (const unsigned char *) &((struct sockaddr_in *) ci->client_addr)->sin_addr;
       snprintf (addr, sizeof addr, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
     }
-  fprintf (stderr, "{\"time\":\"%s\",\"remote\":\"%s\",\"method\":\"%s\",\"path\":\"%.200s\",\"status\":%d,"
-                   "\"ms\":%.1f,\"verdict\":\"%s\"}\n",
-           ts, addr, method, url, status, secs * 1000, verdict);
+  /* built with cJSON: a path is the client's text and is escaped */
+  cJSON *o = cJSON_CreateObject ();
+  cJSON_AddStringToObject (o, "time", ts);
+  cJSON_AddStringToObject (o, "remote", addr);
+  cJSON_AddStringToObject (o, "method", method);
+  char *path = corral_utf8_sanitize (url, strnlen (url, 200));
+  cJSON_AddStringToObject (o, "path", path ? path : "");
+  free (path);
+  cJSON_AddNumberToObject (o, "status", status);
+  cJSON_AddNumberToObject (o, "ms", (double) (long long) (secs * 10000) / 10);
+  cJSON_AddStringToObject (o, "verdict", verdict);
+  char *line = cJSON_PrintUnformatted (o);
+  cJSON_Delete (o);
+  if (line)
+    fprintf (stderr, "%s\n", line);
+  free (line);
   metrics_request (url, status, secs, verdict);
 }
 
@@ -124,7 +140,7 @@ health (void)
   cJSON_AddBoolToObject (o, "healthy", true);
   cJSON_AddStringToObject (o, "version", PACKAGE_VERSION);
   cJSON_AddNumberToObject (o, "uptime", (double) (time (NULL) - cfg.started));
-  cJSON_AddNumberToObject (o, "active_sandboxes", 0);
+  cJSON_AddNumberToObject (o, "active_sandboxes", (double) enclave_active ());
   cJSON *si = cJSON_AddObjectToObject (o, "system_info");
   struct utsname u;
   if (uname (&u) == 0)
@@ -139,6 +155,12 @@ health (void)
   cJSON_AddNumberToObject (si, "queued", (double) queued);
   cJSON_AddNumberToObject (si, "running", (double) running);
   return o;
+}
+
+static const char *
+query_arg (void *ctx, const char *name)
+{
+  return MHD_lookup_connection_value (ctx, MHD_GET_ARGUMENT_KIND, name);
 }
 
 static enum MHD_Result
@@ -166,6 +188,10 @@ route (struct MHD_Connection *c, const char *url, const char *method, struct req
       *status = fusion_run_code (r->body ? r->body : "", r->len, &out, verdict, vlen);
       return reply (c, *status, "application/json", out ? out : strdup ("{}"));
     }
+  char *out = NULL;
+  int st = enclave_route (method, url, query_arg, c, r->body ? r->body : "", r->len, &out, verdict, vlen);
+  if (st)
+    return reply (c, *status = st, "application/json", out ? out : strdup ("{}"));
   if (strcmp (url, "/run_code") == 0 || strcmp (url, "/v1/ping") == 0 || strcmp (url, "/health") == 0)
     return reply_detail (c, *status = 405, "Method Not Allowed");
   return reply_detail (c, *status = 404, "Not Found");
@@ -251,6 +277,7 @@ usage (FILE *f)
   fputs ("Usage: corral serve [--host ADDR] [--port N] [--api-key KEY | --api-key-file F]\n"
          "                    [--max-concurrency N] [--queue N] [--image NAME [--store DIR]]\n"
          "                    [--memory SIZE] [--pids N] [--policy NAME|PATH]\n"
+         "                    [--work-size SIZE] [--shutdown-grace SEC]\n"
          "\n"
          "An HTTP server for SandboxFusion's POST /run_code (and GET /v1/ping), with\n"
          "every run in a fresh corral sandbox.  Also GET /health and /metrics.\n"
@@ -443,6 +470,27 @@ main (int argc, char **argv)
   if (worker_fd >= 0)
     serve_worker_main (worker_fd, &root, &lim);
 
+  /* ms-enclave sandboxes' directories: as root on a tmpfs of our own mount
+   * namespace (which the workers, started after, share), so that they
+   * cannot fill the host's disk and vanish with us */
+  const char *rt = getenv ("XDG_RUNTIME_DIR");
+  char state[4096];
+  snprintf (state, sizeof state, "%s/corral-serve-state.XXXXXX", geteuid () != 0 && rt && *rt ? rt : "/tmp");
+  if (mkdtemp (state) == NULL)
+    {
+      fprintf (stderr, "corral: serve: %s: %s\n", state, strerror (errno));
+      return 125;
+    }
+  chmod (state, 0711);
+  bool state_tmpfs = false;
+  if (geteuid () == 0 && unshare (CLONE_NEWNS) == 0 && mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+    {
+      char opts[64];
+      snprintf (opts, sizeof opts, "size=%s,mode=0711", getenv ("CORRAL_SERVE_STATE_SIZE") ?: "2g");
+      state_tmpfs = mount ("tmpfs", state, "tmpfs", MS_NOSUID | MS_NODEV, opts) == 0;
+    }
+  enclave_init (state);
+
   /* the workers: this program again, with --worker-fd 3 */
   char **wargv = calloc ((size_t) argc + 3, sizeof *wargv);
   if (wargv == NULL)
@@ -480,7 +528,9 @@ main (int argc, char **argv)
       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG,
       (uint16_t) cfg.port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
       MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 0, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
+      /* idle time between a client's bytes; a request waiting for its
+       * job is not idle */
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 300, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
       MHD_OPTION_END);
   if (d == NULL)
     {
@@ -500,6 +550,10 @@ main (int argc, char **argv)
   MHD_quiesce_daemon (d);
   queue_stop (cfg.grace);
   MHD_stop_daemon (d);
+  enclave_shutdown ();
+  if (state_tmpfs)
+    umount2 (state, MNT_DETACH);
+  rmdir (state);
   if (image_name)
     image_release (&im, image_lock);
   free (wargv);

@@ -60,10 +60,39 @@ struct serve_limits {
   const struct corral_policy *policy;
 };
 
+/* Where a run happens: a host directory mounted at mount_at (its cwd),
+ * limits, network, extra environment ("K=V", NULL-terminated or NULL). */
+struct serve_box {
+  const char *dir;
+  const char *mount_at;
+  uint64_t memory, cpus_milli;
+  enum corral_net net;
+  char **extra_env;
+};
+
+struct serve_step {
+  const char *const *argv;
+  double timeout;
+  int stdin_fd;   /* -1: empty */
+};
+
+/* One run: a SandboxFusion sub-result object ({status, execution_time,
+ * return_code, stdout, stderr}); *internal when the sandbox failed. */
+cJSON *serve_step (const struct serve_step *st, const struct serve_box *box,
+                   const struct serve_root *root, const struct serve_limits *lim, bool *internal,
+                   char *why, size_t whylen);
+bool serve_step_failed (const cJSON *sub);
+
 /* SandboxFusion's /run_code: job is the validated request; returns the
- * response object. */
+ * response object.  box NULL: in a fresh work directory under workdir;
+ * else in box's directory, which stays. */
 cJSON *serve_run_code (const cJSON *job, const struct serve_root *root,
-                       const struct serve_limits *lim, const char *workdir);
+                       const struct serve_limits *lim, const char *workdir,
+                       const struct serve_box *box);
+
+/* ms-enclave's tools (tools.c): job {"tool", "params", "dir", "config"};
+ * returns a ToolResult. */
+cJSON *serve_tool (const cJSON *job, const struct serve_root *root, const struct serve_limits *lim);
 
 /* The worker process: answers jobs on fd until EOF.  Never returns. */
 void serve_worker_main (int fd, const struct serve_root *root, const struct serve_limits *lim)

@@ -17,6 +17,15 @@ void queue_stop (double grace_s);
  * run's status for the log and metrics. */
 int fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t vlen);
 
+/* enclave.c: the ms-enclave API.  state_dir holds the sandboxes'
+ * directories.  enclave_route returns the HTTP status, or 0 when url is not
+ * one of its routes; arg(ctx, name) gives a query parameter. */
+void enclave_init (const char *state_dir);
+int enclave_route (const char *method, const char *url, const char *(*arg) (void *, const char *),
+                   void *ctx, const char *body, size_t len, char **out, char *verdict, size_t vlen);
+size_t enclave_active (void);
+void enclave_shutdown (void);
+
 /* metrics.c */
 void metrics_request (const char *path, int status, double secs, const char *verdict);
 char *metrics_text (void);

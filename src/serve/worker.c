@@ -144,26 +144,48 @@ write_file (int dir, const char *rel, const void *data, size_t len, uid_t uid, g
 
 /* ---- one step (compile or run) ----------------------------------------------------- */
 
-struct step {
-  const char *const *argv;
-  double timeout;
-  int stdin_fd;
-};
-
-static cJSON *
-run_step (const struct step *st, const char *jobdir, const struct serve_root *root,
-          const struct serve_limits *lim, uint64_t memory, bool *internal, char *why, size_t whylen)
+cJSON *
+serve_step (const struct serve_step *st, const struct serve_box *box, const struct serve_root *root,
+            const struct serve_limits *lim, bool *internal, char *why, size_t whylen)
 {
   struct corral_spec spec;
   corral_spec_init (&spec);
   spec.argv = (char **) st->argv;
-  char *env[] = { (char *) (root->path_env ? root->path_env : "PATH=/usr/local/bin:/usr/bin:/bin"),
-                  "HOME=/sandbox", "LANG=C.UTF-8", "TMPDIR=/tmp", "GOCACHE=/tmp/.gocache",
-                  "GOPATH=/tmp/.gopath", NULL };
+  char home[300];
+  snprintf (home, sizeof home, "HOME=%s", box->mount_at);
+  char *base[] = { (char *) (root->path_env ? root->path_env : "PATH=/usr/local/bin:/usr/bin:/bin"),
+                   home, "LANG=C.UTF-8", "TMPDIR=/tmp", "GOCACHE=/tmp/.gocache", "GOPATH=/tmp/.gopath" };
+  size_t nb = sizeof base / sizeof *base, ne = 0;
+  while (box->extra_env && box->extra_env[ne])
+    ne++;
+  char **env = calloc (nb + ne + 1, sizeof *env);
+  if (env == NULL)
+    {
+      *internal = true;
+      snprintf (why, whylen, "corral: out of memory");
+      return result_obj ("Error", 0, NULL, "", 0, why, strlen (why));
+    }
+  size_t n = 0;
+  for (size_t i = 0; i < nb; i++)
+    env[n++] = base[i];
+  for (size_t i = 0; i < ne; i++)
+    {
+      size_t k = strcspn (box->extra_env[i], "=");
+      size_t j;
+      for (j = 0; j < n; j++)
+        if (strncmp (env[j], box->extra_env[i], k) == 0 && env[j][k] == '=')
+          break;
+      env[j] = box->extra_env[i];
+      if (j == n)
+        n++;
+    }
+  env[n] = NULL;
   spec.env = env;
+  spec.cwd = box->mount_at;
   spec.stdin_fd = st->stdin_fd;
-  spec.net = CORRAL_NET_NONE;
-  spec.memory = memory;
+  spec.net = box->net;
+  spec.memory = box->memory;
+  spec.cpus_milli = box->cpus_milli;
   spec.pids = lim->pids;
   spec.output = lim->output;
   spec.wall_ms = (uint64_t) (st->timeout * 1000.0 + 0.5);
@@ -173,14 +195,17 @@ run_step (const struct step *st, const char *jobdir, const struct serve_root *ro
   spec.lowers_base = root->lowers_base;
   spec.lowers = root->lowers;
   spec.n_lowers = root->n_lowers;
-  struct corral_mount m = { .kind = CORRAL_MOUNT_BIND, .src = (char *) jobdir, .dst = "/sandbox" };
+  struct corral_mount m = { .kind = CORRAL_MOUNT_BIND, .src = (char *) box->dir,
+                            .dst = (char *) box->mount_at };
   spec.mounts = &m;
   spec.n_mounts = 1;
 
   struct corral_result res;
   struct corral_error err = { 0 };
   *internal = false;
-  if (corral_run (&spec, &res, &err) < 0)
+  int rr = corral_run (&spec, &res, &err);
+  free (env);
+  if (rr < 0)
     {
       *internal = true;
       snprintf (why, whylen, "corral: %s", err.msg);
@@ -212,8 +237,8 @@ run_step (const struct step *st, const char *jobdir, const struct serve_root *ro
   return o;
 }
 
-static bool
-failed (const cJSON *r)
+bool
+serve_step_failed (const cJSON *r)
 {
   const char *st = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (r, "status"));
   const cJSON *rc = cJSON_GetObjectItemCaseSensitive (r, "return_code");
@@ -222,7 +247,7 @@ failed (const cJSON *r)
 
 cJSON *
 serve_run_code (const cJSON *job, const struct serve_root *root, const struct serve_limits *lim,
-                const char *workdir)
+                const char *workdir, const struct serve_box *in_box)
 {
   const char *language = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (job, "language"));
   const char *code = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (job, "code"));
@@ -236,8 +261,19 @@ serve_run_code (const cJSON *job, const struct serve_root *root, const struct se
       return sandbox_error (msg);
     }
   char where[256];
-  if (!serve_root_has (root, lg->tool, where, sizeof where)
-      && !(lg->alt_tool && serve_root_has (root, lg->alt_tool, where, sizeof where)))
+  const char *run_argv[16];
+  const char *const *run_cmd = lg->run;
+  if (!serve_root_has (root, lg->tool, where, sizeof where) && lg->alt_tool
+      && serve_root_has (root, lg->alt_tool, where, sizeof where))
+    {
+      /* only the alternative (python, not python3): run that */
+      size_t k = 0;
+      for (; lg->run[k] && k + 1 < sizeof run_argv / sizeof *run_argv; k++)
+        run_argv[k] = k == 0 ? lg->alt_tool : lg->run[k];
+      run_argv[k] = NULL;
+      run_cmd = run_argv;
+    }
+  else if (!serve_root_has (root, lg->tool, where, sizeof where))
     {
       snprintf (msg, sizeof msg, "language %s needs %s, which this server's root file system does "
                 "not have (install it in the image given to corral serve --image)", language, lg->tool);
@@ -253,21 +289,37 @@ serve_run_code (const cJSON *job, const struct serve_root *root, const struct se
   if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (job, "memory_limit_MB")) && v->valuedouble > 0)
     memory = (uint64_t) v->valuedouble << 20;
 
-  /* the work directory, writable by the program */
+  /* the work directory, writable by the program: a fresh one, or the
+   * ms-enclave sandbox's own (kept) */
   char jobdir[PATH_MAX];
-  snprintf (jobdir, sizeof jobdir, "%s/job.XXXXXX", workdir);
-  if (mkdtemp (jobdir) == NULL)
+  bool keep = in_box != NULL;
+  if (keep)
+    snprintf (jobdir, sizeof jobdir, "%s", in_box->dir);
+  else
     {
-      snprintf (msg, sizeof msg, "work directory in %s: %s", workdir, strerror (errno));
-      return sandbox_error (msg);
+      snprintf (jobdir, sizeof jobdir, "%s/job.XXXXXX", workdir);
+      if (mkdtemp (jobdir) == NULL)
+        {
+          snprintf (msg, sizeof msg, "work directory in %s: %s", workdir, strerror (errno));
+          return sandbox_error (msg);
+        }
+    }
+  struct serve_box box = { .dir = jobdir, .mount_at = "/sandbox", .memory = memory,
+                           .cpus_milli = CORRAL_NO_LIMIT, .net = CORRAL_NET_NONE };
+  if (keep)
+    {
+      box = *in_box;
+      if (memory != lim->memory)
+        box.memory = memory;
     }
   uid_t uid = (uid_t) -1;
   gid_t gid = (gid_t) -1;
   if (geteuid () == 0)
     uid = gid = 65534; /* the sandbox's default identity as root */
-  if (uid != (uid_t) -1)
+  if (uid != (uid_t) -1 && !keep)
     chown (jobdir, uid, gid);
-  chmod (jobdir, 0755);
+  if (!keep)
+    chmod (jobdir, 0755);
   int dir = open (jobdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   cJSON *out = NULL;
   const char *rslash = strrchr (jobdir, '/');
@@ -309,9 +361,9 @@ serve_run_code (const cJSON *job, const struct serve_root *root, const struct se
   bool ok = true;
   if (lg->compile)
     {
-      struct step st = { lg->compile, compile_timeout, -1 };
-      compile_result = run_step (&st, jobdir, root, lim, memory, &internal, why, sizeof why);
-      ok = !internal && !failed (compile_result);
+      struct serve_step st = { lg->compile, compile_timeout, -1 };
+      compile_result = serve_step (&st, &box, root, lim, &internal, why, sizeof why);
+      ok = !internal && !serve_step_failed (compile_result);
     }
   if (ok)
     {
@@ -333,15 +385,15 @@ serve_run_code (const cJSON *job, const struct serve_root *root, const struct se
           if (sfd >= 0)
             lseek (sfd, 0, SEEK_SET);
         }
-      struct step st = { lg->run, run_timeout, sfd };
-      run_result = run_step (&st, jobdir, root, lim, memory, &internal, why, sizeof why);
+      struct serve_step st = { run_cmd, run_timeout, sfd };
+      run_result = serve_step (&st, &box, root, lim, &internal, why, sizeof why);
       if (sfd >= 0)
         close (sfd);
     }
   /* upstream's rules: an internal error is SandboxError; a time limit or a
    * non-zero exit is Failed */
   const char *status = internal ? "SandboxError"
-                       : (compile_result && failed (compile_result)) || (run_result && failed (run_result))
+                       : (compile_result && serve_step_failed (compile_result)) || (run_result && serve_step_failed (run_result))
                        ? "Failed" : "Success";
   cJSON_AddStringToObject (out, "status", status);
   cJSON_AddStringToObject (out, "message", internal ? why : "");
@@ -376,8 +428,7 @@ serve_run_code (const cJSON *job, const struct serve_root *root, const struct se
 done:
   if (dir >= 0)
     close (dir);
-  parent = open (workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (parent >= 0)
+  if (!keep && (parent = open (workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
     {
       remove_at (parent, rslash + 1);
       close (parent);
@@ -449,7 +500,8 @@ serve_worker_main (int fd, const struct serve_root *root, const struct serve_lim
       free (text);
       const char *kind = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (job, "kind"));
       cJSON *ans = kind && strcmp (kind, "run_code") == 0
-                   ? serve_run_code (cJSON_GetObjectItemCaseSensitive (job, "request"), root, lim, workdir)
+                   ? serve_run_code (cJSON_GetObjectItemCaseSensitive (job, "request"), root, lim, workdir, NULL)
+                   : kind && strcmp (kind, "tool") == 0 ? serve_tool (job, root, lim)
                    : sandbox_error ("unknown job");
       cJSON_Delete (job);
       char *out = cJSON_PrintUnformatted (ans);
