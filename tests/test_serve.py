@@ -428,3 +428,9 @@ def test_enclave_bad_requests(server, path, body, method, status):
     st, text = server.req(path, body, method=method)
     assert st == status and "detail" in json.loads(text), (st, text)
     assert server.req("/v1/ping")[0] == 200
+
+
+def test_run_jupyter_is_a_clear_error(server):
+    st, text = server.req("/run_jupyter", {"cells": ["print(1)"]})
+    r = json.loads(text)
+    assert st == 200 and r["status"] == "SandboxError" and "not supported" in r["message"]

@@ -187,6 +187,12 @@ probe_v2 (struct corral_host *h, const struct proc_text *t, const char *mnt)
   char self[512];
   if (self_cgroup (t, NULL, self, sizeof self) < 0)
     return;
+  /* A corral that moved itself into a leaf (below) left its delegated
+   * cgroup to run cgroups; the processes it starts later (corral serve's
+   * workers) sit in that leaf with it and use the same parent. */
+  size_t sl = strlen (self);
+  if (sl > 18 && strcmp (self + sl - 18, "/corral-supervisor") == 0)
+    self[sl - 18 == 0 ? 1 : sl - 18] = '\0';
   char base[600];
   snprintf (base, sizeof base, "%s%s", mnt, strcmp (self, "/") == 0 ? "" : self);
   if (!can_mkdir_child (base))

@@ -188,6 +188,21 @@ route (struct MHD_Connection *c, const char *url, const char *method, struct req
       *status = fusion_run_code (r->body ? r->body : "", r->len, &out, verdict, vlen);
       return reply (c, *status, "application/json", out ? out : strdup ("{}"));
     }
+  if (strcmp (url, "/run_jupyter") == 0 && post)
+    {
+      /* SandboxFusion's optional notebook endpoint: corral has no Jupyter
+       * runner yet; say so in the response's own shape */
+      cJSON *o = cJSON_CreateObject ();
+      cJSON_AddStringToObject (o, "status", "SandboxError");
+      cJSON_AddStringToObject (o, "message", "run_jupyter is not supported by this corral server: use "
+                               "/run_code, or a python_executor tool");
+      cJSON_AddStringToObject (o, "driver", "");
+      cJSON_AddArrayToObject (o, "cells");
+      cJSON_AddNullToObject (o, "executor_pod_name");
+      cJSON_AddObjectToObject (o, "files");
+      snprintf (verdict, vlen, "SandboxError");
+      return reply_json (c, *status = 200, o);
+    }
   char *out = NULL;
   int st = enclave_route (method, url, query_arg, c, r->body ? r->body : "", r->len, &out, verdict, vlen);
   if (st)
@@ -507,6 +522,11 @@ main (int argc, char **argv)
   /* blocked here, so that every thread leaves them to sigwait below */
   pthread_sigmask (SIG_BLOCK, &stop, NULL);
   cfg.started = time (NULL);
+  /* Probe the host once here, before the workers exist: under a systemd
+   * unit with Delegate=yes on cgroup v2 we are alone in the unit's cgroup
+   * and may move into a leaf and enable the controllers; the workers
+   * inherit the leaf and create run cgroups beside it (host.c). */
+  (void) corral_host_get ();
   if (queue_start (wargv, cfg.workers, cfg.queue) < 0)
     {
       fprintf (stderr, "corral: serve: cannot start the workers: %s\n", strerror (errno));
