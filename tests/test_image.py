@@ -330,3 +330,18 @@ def test_eval_on_an_image_gives_the_reference_verdicts(corral, store, python_lay
     p = corral.cli("eval", "humaneval", "--problems", os.path.join(he, "example_problem.jsonl"),
                    "--samples", str(samples), "--image", "nope", "--store", store)
     assert p.returncode == 125 and "no image nope:latest" in p.stderr
+
+
+def test_concurrent_imports_keep_one_copy(corral, store, shared_tmp):
+    src = ib.build("oci-dir", shared_tmp / "src")
+    procs = [subprocess.Popen(corral.argv(["image", "import", src, "--name", f"c{i}", "--store", store]),
+                              env=corral.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i in range(4)]
+    for p in procs:
+        p.wait(timeout=120)
+        assert p.returncode == 0, p.stderr.read()
+    assert len(layer_dirs(store)) == 2 and os.listdir(os.path.join(store, "tmp")) == []
+    names = [i["name"] for i in json.loads(image(corral, store, "ls", "--json").stdout)]
+    assert names == ["c0:latest", "c1:latest", "c2:latest", "c3:latest"]
+    r = on_image(corral, store, "c3", "/bin/sh", "-c", VIEW)
+    assert r["stdout"] == "added\nkeep\n-\nnew\n-\nv2\nFOO=from-image\n/work\n", r

@@ -434,3 +434,20 @@ def test_run_jupyter_is_a_clear_error(server):
     st, text = server.req("/run_jupyter", {"cells": ["print(1)"]})
     r = json.loads(text)
     assert st == 200 and r["status"] == "SandboxError" and "not supported" in r["message"]
+
+
+def test_idle_sandboxes_expire(corral):
+    s = Server(corral, "--max-concurrency", "1", "--idle-timeout", "1")
+    try:
+        st, r = jreq(s, "/sandbox/create", {"tools_config": {"shell_executor": {}}})
+        sid = r["sandbox_id"]
+        st, r = jreq(s, "/pool/initialize?pool_size=1", {"tools_config": {"shell_executor": {}}})
+        pooled = r["sandbox_ids"][0]
+        deadline = time.time() + 20
+        while jreq(s, f"/sandbox/{sid}")[0] == 200 and time.time() < deadline:
+            time.sleep(0.5)
+        assert jreq(s, f"/sandbox/{sid}")[0] == 404
+        assert jreq(s, f"/sandbox/{pooled}")[0] == 200  # pooled ones stay
+        assert any("idle for 1 s: deleted" in l for l in s.log)
+    finally:
+        assert s.stop() == 0

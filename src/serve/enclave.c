@@ -40,6 +40,7 @@ struct sbx {
   char created[40], updated[40];
   char dir[4096];
   bool pooled, busy, gone;
+  time_t last_used;         /* for the idle expiry */
   unsigned tools;           /* bit per tool */
   struct sbx *next;
 };
@@ -54,11 +55,46 @@ static struct sbx *all;
 static char state_dir[4096];
 static size_t pool_size;
 static bool pool_initialized;
+static double idle_timeout;
+static bool reaper_stop;
+static pthread_t reaper;
+static pthread_cond_t reaper_cond = PTHREAD_COND_INITIALIZER;
+
+static void destroy_locked (struct sbx *s);
+
+/* Sandboxes made with /sandbox/create that nobody used for idle_timeout
+ * seconds are deleted (a client that died leaks nothing for long); pooled
+ * ones stay until DELETE. */
+static void *
+reap (void *arg)
+{
+  (void) arg;
+  pthread_mutex_lock (&mu);
+  while (!reaper_stop)
+    {
+      struct timespec ts;
+      clock_gettime (CLOCK_REALTIME, &ts);
+      ts.tv_sec += 5;
+      pthread_cond_timedwait (&reaper_cond, &mu, &ts);
+      time_t now = time (NULL);
+      for (struct sbx *s = all; s; s = s->next)
+        if (!s->gone && !s->pooled && !s->busy && difftime (now, s->last_used) > idle_timeout)
+          {
+            fprintf (stderr, "corral-serve: sandbox %s idle for %.0f s: deleted\n", s->id, idle_timeout);
+            destroy_locked (s);
+          }
+    }
+  pthread_mutex_unlock (&mu);
+  return NULL;
+}
 
 void
-enclave_init (const char *dir)
+enclave_init (const char *dir, double idle_s)
 {
   snprintf (state_dir, sizeof state_dir, "%s", dir);
+  idle_timeout = idle_s;
+  if (idle_s > 0)
+    pthread_create (&reaper, NULL, reap, NULL);
 }
 
 static void
@@ -341,6 +377,7 @@ create (const char *type, const cJSON *config, bool pooled, char *err, size_t el
   snprintf (s->status, sizeof s->status, pooled ? "idle" : "running");
   iso_now (s->created, sizeof s->created);
   snprintf (s->updated, sizeof s->updated, "%s", s->created);
+  s->last_used = time (NULL);
   s->next = all;
   all = s;
   pthread_mutex_unlock (&mu);
@@ -380,6 +417,14 @@ destroy_locked (struct sbx *s)
 void
 enclave_shutdown (void)
 {
+  if (idle_timeout > 0)
+    {
+      pthread_mutex_lock (&mu);
+      reaper_stop = true;
+      pthread_cond_broadcast (&reaper_cond);
+      pthread_mutex_unlock (&mu);
+      pthread_join (reaper, NULL);
+    }
   pthread_mutex_lock (&mu);
   for (struct sbx *s = all; s; s = s->next)
     if (!s->gone)
@@ -595,6 +640,7 @@ set_status (struct sbx *s, const char *st)
 {
   snprintf (s->status, sizeof s->status, "%s", st);
   iso_now (s->updated, sizeof s->updated);
+  s->last_used = time (NULL);
 }
 
 /* ---- routes ----------------------------------------------------------------------- */
@@ -919,12 +965,15 @@ enclave_route (const char *method, const char *url, const char *(*arg) (void *, 
           cJSON_Delete (bj);
           return *out = detail ("the sandbox is stopped"), 400;
         }
+      s->busy = true;
       pthread_mutex_unlock (&mu);
       int http;
       *out = call_tool (s, tool, params, cJSON_IsNumber (to) ? to->valuedouble : -1, &http);
       cJSON_Delete (bj);
       pthread_mutex_lock (&mu);
+      s->busy = false;
       iso_now (s->updated, sizeof s->updated);
+      s->last_used = time (NULL);
       pthread_mutex_unlock (&mu);
       cJSON *a = cJSON_Parse (*out);
       snprintf (verdict, vlen, "%s", cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "status")) ?: "-");

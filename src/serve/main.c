@@ -32,9 +32,9 @@ static struct {
   unsigned port;
   char api_key[256];
   size_t workers, queue;
-  double grace;
+  double grace, idle;
   time_t started;
-} cfg = { .host = "127.0.0.1", .port = 8080, .grace = 30 };
+} cfg = { .host = "127.0.0.1", .port = 8080, .grace = 30, .idle = 1800 };
 
 static double
 now_s (void)
@@ -292,7 +292,7 @@ usage (FILE *f)
   fputs ("Usage: corral serve [--host ADDR] [--port N] [--api-key KEY | --api-key-file F]\n"
          "                    [--max-concurrency N] [--queue N] [--image NAME [--store DIR]]\n"
          "                    [--memory SIZE] [--pids N] [--policy NAME|PATH]\n"
-         "                    [--work-size SIZE] [--shutdown-grace SEC]\n"
+         "                    [--work-size SIZE] [--shutdown-grace SEC] [--idle-timeout SEC]\n"
          "\n"
          "An HTTP server for SandboxFusion's POST /run_code (and GET /v1/ping), with\n"
          "every run in a fresh corral sandbox.  Also GET /health and /metrics.\n"
@@ -307,12 +307,14 @@ usage (FILE *f)
          "  --pids N               per run (default 256)\n"
          "  --policy NAME|PATH     seccomp policy (default `default`)\n"
          "  --work-size SIZE       as root, each worker's tmpfs for work dirs (default 1G)\n"
-         "  --shutdown-grace SEC   on SIGTERM, wait this long for running jobs (default 30)\n",
+         "  --shutdown-grace SEC   on SIGTERM, wait this long for running jobs (default 30)\n"
+         "  --idle-timeout SEC     delete ms-enclave sandboxes unused this long (default 1800;\n"
+         "                         0: never; pooled ones stay until deleted)\n",
          f);
 }
 
 enum { OPT_HOST = 256, OPT_PORT, OPT_KEY, OPT_KEY_FILE, OPT_CONC, OPT_QUEUE, OPT_IMAGE, OPT_STORE,
-       OPT_MEMORY, OPT_PIDS, OPT_POLICY, OPT_WORKER_FD, OPT_WORK_SIZE, OPT_GRACE };
+       OPT_MEMORY, OPT_PIDS, OPT_POLICY, OPT_WORKER_FD, OPT_WORK_SIZE, OPT_GRACE, OPT_IDLE };
 
 static const struct option options[] = {
   { "host", required_argument, NULL, OPT_HOST },
@@ -328,6 +330,7 @@ static const struct option options[] = {
   { "policy", required_argument, NULL, OPT_POLICY },
   { "work-size", required_argument, NULL, OPT_WORK_SIZE },
   { "shutdown-grace", required_argument, NULL, OPT_GRACE },
+  { "idle-timeout", required_argument, NULL, OPT_IDLE },
   { "worker-fd", required_argument, NULL, OPT_WORKER_FD },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -440,6 +443,14 @@ main (int argc, char **argv)
               return fail_usage ("--shutdown-grace: `%s` is not 0 to 3600 seconds", optarg);
             break;
           }
+        case OPT_IDLE:
+          {
+            char *end;
+            cfg.idle = strtod (optarg, &end);
+            if (*end || end == optarg || cfg.idle < 0 || cfg.idle > 31536000)
+              return fail_usage ("--idle-timeout: `%s` is not 0 to 31536000 seconds", optarg);
+            break;
+          }
         case OPT_WORKER_FD:
           worker_fd = atoi (optarg);
           break;
@@ -504,7 +515,7 @@ main (int argc, char **argv)
       snprintf (opts, sizeof opts, "size=%s,mode=0711", getenv ("CORRAL_SERVE_STATE_SIZE") ?: "2g");
       state_tmpfs = mount ("tmpfs", state, "tmpfs", MS_NOSUID | MS_NODEV, opts) == 0;
     }
-  enclave_init (state);
+  enclave_init (state, cfg.idle);
 
   /* the workers: this program again, with --worker-fd 3 */
   char **wargv = calloc ((size_t) argc + 3, sizeof *wargv);

@@ -20,7 +20,8 @@ int fusion_run_code (const char *body, size_t len, char **out, char *verdict, si
 /* enclave.c: the ms-enclave API.  state_dir holds the sandboxes'
  * directories.  enclave_route returns the HTTP status, or 0 when url is not
  * one of its routes; arg(ctx, name) gives a query parameter. */
-void enclave_init (const char *state_dir);
+/* idle_s > 0: sandboxes of /sandbox/create unused that long are deleted. */
+void enclave_init (const char *state_dir, double idle_s);
 int enclave_route (const char *method, const char *url, const char *(*arg) (void *, const char *),
                    void *ctx, const char *body, size_t len, char **out, char *verdict, size_t vlen);
 size_t enclave_active (void);
