@@ -345,3 +345,14 @@ def test_concurrent_imports_keep_one_copy(corral, store, shared_tmp):
     assert names == ["c0:latest", "c1:latest", "c2:latest", "c3:latest"]
     r = on_image(corral, store, "c3", "/bin/sh", "-c", VIEW)
     assert r["stdout"] == "added\nkeep\n-\nnew\n-\nv2\nFOO=from-image\n/work\n", r
+
+
+def test_xz_and_bzip2_layers_import(corral, store, shared_tmp):
+    import bz2
+    import lzma
+    for name, comp in (("xz", lzma.compress), ("bz2", bz2.compress)):
+        p = shared_tmp / f"export.tar.{name}"
+        p.write_bytes(comp(ib.tar_bytes([ib.entry("f", data=b"in " + name.encode())])))
+        os.chmod(p, 0o644)
+        r = image(corral, store, "import", str(p), "--name", name)
+        assert r.returncode == 0, r.stderr

@@ -315,7 +315,7 @@ def test_the_evalscope_flow(server):
     assert r["status"] == "success" and r["output"] == "", r
     # a tool the pool does not have; stats; delete
     st, r = jreq(server, "/pool/execute?tool_name=file_operation&timeout=0.5", {"operation": "list", "file_path": "."})
-    assert st == 408, (st, r)
+    assert st == 400 and "no pooled sandbox has that tool" in r["detail"], (st, r)
     st, stats = jreq(server, "/stats")
     assert stats["pool_size"] == 2 and stats["pool_initialized"] is True and stats["total_sandboxes"] == 2
     assert json.loads(server.req("/health")[1])["active_sandboxes"] == 2
@@ -451,3 +451,79 @@ def test_idle_sandboxes_expire(corral):
         assert any("idle for 1 s: deleted" in l for l in s.log)
     finally:
         assert s.stop() == 0
+
+
+# ---- corral run/eval --remote ---------------------------------------------------------
+
+def test_run_remote_gives_a_local_runs_result(corral, server, shared_tmp):
+    p = corral.cli("run", "--remote", server.url, "--json", "--", "/bin/sh", "-c", "echo hi; echo err >&2; exit 3")
+    r = json.loads(p.stdout)
+    local = corral.run("/bin/sh", "-c", "echo hi; echo err >&2; exit 3")
+    assert p.returncode == 3 and r["status"] == "RE" and r["exit_code"] == 3
+    assert r["stdout"] == "hi\n" and r["stderr"] == "err\n"
+    assert set(r) == set(k for k in local if not k.startswith("_"))
+    stdin = shared_tmp / "in.txt"
+    stdin.write_text("from a file\n")
+    os.chmod(stdin, 0o644)
+    p = corral.cli("run", "--remote", server.url, "--stdin", str(stdin), "--", "/bin/cat")
+    assert p.returncode == 0 and p.stdout == "from a file\n", p.stderr
+    p = corral.cli("run", "--remote", server.url, "--json", "--memory", "64M", "--",
+                   "/usr/bin/python3", "-c", "x = bytearray(300 * 1024 * 1024)")
+    r = json.loads(p.stdout)
+    assert r["status"] in ("MLE", "RE") and r["limits"]["memory"]["value"] == 64 * 1024 * 1024, r
+    p = corral.cli("run", "--remote", server.url, "--json", "--wall", "1", "--", "/bin/sleep", "5")
+    assert json.loads(p.stdout)["status"] == "TLE"
+
+
+def test_run_remote_refuses_what_a_server_decides(corral, server):
+    p = corral.cli("run", "--remote", server.url, "--bind", "/tmp:/x", "--", "/bin/true")
+    assert p.returncode == 125 and "server's business" in p.stderr, p.stderr
+    p = corral.cli("run", "--remote", "ftp://example", "--", "/bin/true")
+    assert p.returncode == 125 and "not an http" in p.stderr, p.stderr
+    st, text = server.req("/v1/run", {"argv": [], "net": "host"})
+    assert st == 422 and "argv" in text
+
+
+def test_eval_remote_on_two_servers_one_of_them_down(corral, server, shared_tmp):
+    data = os.environ.get("CORRAL_SHARED_DATA") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data")
+    he = os.path.join(data, "humaneval")
+    samples = shared_tmp / "s.jsonl"
+    samples.write_text(open(os.path.join(he, "example_samples.jsonl")).read())
+    os.chmod(samples, 0o666)
+    os.chmod(shared_tmp, 0o777)
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    s.close()
+    p = corral.cli("eval", "humaneval", "--problems", os.path.join(he, "example_problem.jsonl"),
+                   "--samples", str(samples), "--remote", f"{dead},{server.url}", "--json", timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout.strip().splitlines()[-1])["pass_at_k"]["pass@1"] == 0.5
+    assert sum('"path":"/v1/run"' in l for l in server.log) >= 6
+
+
+def test_file_operation_never_goes_through_a_planted_symlink(server, shared_tmp):
+    victim = shared_tmp / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("host\n")
+    os.chmod(victim, 0o777)
+    st, r = jreq(server, "/sandbox/create", {"tools_config": {"shell_executor": {}, "file_operation": {}}})
+    sid = r["sandbox_id"]
+    tool = lambda name, **p: jreq(server, "/sandbox/tool/execute",
+                                  {"sandbox_id": sid, "tool_name": name, "parameters": p})[1]
+    # the program links a directory of its own to a host path (absolute
+    # inside the sandbox; the server must not follow it on the host)
+    r = tool("shell_executor", command=f"ln -s {victim} hostdir")
+    assert r["status"] == "success", r
+    assert tool("file_operation", operation="delete", file_path="hostdir/keep.txt")["status"] == "error"
+    assert tool("file_operation", operation="write", file_path="hostdir/new.txt", content="x")["status"] == "error"
+    assert tool("file_operation", operation="create", file_path="hostdir/sub/new.txt", content="x")["status"] == "error"
+    assert tool("file_operation", operation="read", file_path="hostdir/keep.txt")["status"] == "error"
+    st, r = jreq(server, f"/sandbox/{sid}/archive?target_dir=hostdir/up", b"", method="POST")
+    assert st == 400
+    assert sorted(os.listdir(victim)) == ["keep.txt"] and (victim / "keep.txt").read_text() == "host\n"
+    # deleting the link removes the link only
+    assert tool("file_operation", operation="delete", file_path="hostdir")["status"] == "success"
+    assert (victim / "keep.txt").exists()

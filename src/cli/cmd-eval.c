@@ -17,7 +17,8 @@
 
 enum { OPT_PROBLEMS = 256, OPT_SAMPLES, OPT_OUT, OPT_TIMEOUT, OPT_K, OPT_JSON, OPT_RESUME,
        OPT_MEMORY, OPT_PIDS, OPT_PYTHON, OPT_POLICY, OPT_NO_PROGRESS, OPT_PLATFORM,
-       OPT_DIFFICULTY, OPT_START, OPT_END, OPT_ANSWER_FORMAT, OPT_RELEASE, OPT_IMAGE, OPT_STORE };
+       OPT_DIFFICULTY, OPT_START, OPT_END, OPT_ANSWER_FORMAT, OPT_RELEASE, OPT_IMAGE, OPT_STORE,
+       OPT_REMOTE };
 
 static const struct option options[] = {
   { "problems", required_argument, NULL, OPT_PROBLEMS },
@@ -41,6 +42,7 @@ static const struct option options[] = {
   { "release", required_argument, NULL, OPT_RELEASE },
   { "image", required_argument, NULL, OPT_IMAGE },
   { "store", required_argument, NULL, OPT_STORE },
+  { "remote", required_argument, NULL, OPT_REMOTE },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -78,6 +80,8 @@ eval_usage (FILE *f)
          "  --python PATH       interpreter inside the sandbox (default python3)\n"
          "  --image NAME[:TAG]  run every sandbox on this imported image (`corral image`)\n"
          "  --store DIR         the image store\n"
+         "  --remote URL[,URL]  run the sandboxes on corral servers (`corral serve`), in\n"
+         "                      turn; $CORRAL_API_KEY is sent as X-API-Key\n"
          "  --policy NAME|PATH  seccomp policy (default `default`)\n"
          "  --no-progress       no progress line on a terminal\n"
          "\n"
@@ -219,6 +223,7 @@ cmd_eval (int argc, char **argv)
         case OPT_PLATFORM: o.platform = optarg; break;
         case OPT_IMAGE: image_name = optarg; break;
         case OPT_STORE: store_dir = optarg; break;
+        case OPT_REMOTE: o.remote = optarg; break;
         case OPT_RELEASE:
           {
             unsigned a, b;
@@ -296,6 +301,11 @@ cmd_eval (int argc, char **argv)
   if (store_dir && !image_name)
     {
       cli_error ("eval", "--store is for --image");
+      return EXIT_USAGE;
+    }
+  if (o.remote && image_name)
+    {
+      cli_error ("eval", "--image and --remote exclude each other (a server runs on its own image)");
       return EXIT_USAGE;
     }
   /* An image: every sandbox's root; held (runs' lock) for the whole eval. */

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "cli.h"
 #include "image.h"
+#include "remote.h"
 #include "corral.h"
 
 #include <errno.h>
@@ -20,7 +21,7 @@ enum {
   OPT_JSON = 256, OPT_PRETTY, OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_TIME, OPT_WALL, OPT_OUTPUT,
   OPT_FSIZE, OPT_NOFILE, OPT_STACK, OPT_NET, OPT_BIND, OPT_TMPFS, OPT_CWD, OPT_ENV, OPT_STDIN,
   OPT_POLICY, OPT_USERNS, OPT_NO_USERNS, OPT_UID, OPT_GID, OPT_HOSTNAME, OPT_IMAGE, OPT_ROOTFS,
-  OPT_STORE, OPT_ROOT_SIZE,
+  OPT_STORE, OPT_ROOT_SIZE, OPT_REMOTE,
 };
 
 static const struct option options[] = {
@@ -51,6 +52,7 @@ static const struct option options[] = {
   { "rootfs", required_argument, NULL, OPT_ROOTFS },
   { "store", required_argument, NULL, OPT_STORE },
   { "root-size", required_argument, NULL, OPT_ROOT_SIZE },
+  { "remote", required_argument, NULL, OPT_REMOTE },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -87,6 +89,7 @@ run_usage (FILE *f)
          "  --env K=V | K          set a variable, or copy K from our environment\n"
          "  --stdin FILE           the program's stdin (default: empty)\n"
          "  --hostname NAME        (default corral)\n"
+         "  --remote URL[,URL]     run on corral servers (`corral serve`) instead of here\n"
          "Isolation:\n"
          "  --net loopback|none|host   network (default loopback: a new namespace, lo up)\n"
          "  --policy NAME|PATH|none    seccomp policy (default `default`)\n"
@@ -281,7 +284,7 @@ cmd_run (int argc, char **argv)
   int ret = EXIT_USAGE;
   char **env = NULL;
   int stdin_fd = -1;
-  const char *image_name = NULL, *rootfs_dir = NULL, *store_dir = NULL;
+  const char *image_name = NULL, *rootfs_dir = NULL, *store_dir = NULL, *remote = NULL;
   bool cwd_given = false;
   struct image im = { 0 };
   int image_lock = -1;
@@ -380,6 +383,7 @@ cmd_run (int argc, char **argv)
           cwd_given = true;
           break;
         case OPT_IMAGE: image_name = optarg; break;
+        case OPT_REMOTE: remote = optarg; break;
         case OPT_ROOTFS: rootfs_dir = optarg; break;
         case OPT_STORE: store_dir = optarg; break;
         case OPT_ROOT_SIZE:
@@ -538,7 +542,28 @@ cmd_run (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
 
   struct corral_result res;
-  if (corral_run (&spec, &res, &err) < 0)
+  int run_rc;
+  if (remote)
+    {
+      /* the server runs it; its output comes back whole */
+      struct corral_remote *client;
+      spec.passthrough = false;
+      run_rc = corral_remote_open (remote, &client, &err);
+      if (run_rc == 0)
+        {
+          run_rc = corral_remote_run (client, &spec, &res, &err);
+          corral_remote_close (client);
+        }
+      if (run_rc == 0 && !json)
+        {
+          fwrite (res.out, 1, res.out_len, stdout);
+          fflush (stdout);
+          fwrite (res.err, 1, res.err_len, stderr);
+        }
+    }
+  else
+    run_rc = corral_run (&spec, &res, &err);
+  if (run_rc < 0)
     {
       cli_error ("run", "%s", err.msg);
       ret = EXIT_IE;

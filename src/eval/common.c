@@ -2,6 +2,7 @@
  * lines. */
 #include "config.h"
 #include "eval.h"
+#include "remote.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -145,4 +146,24 @@ eval_spec_root (const struct eval_opts *o, struct corral_spec *spec, char **env)
   spec->n_lowers = o->n_lowers;
   if (o->path_env)
     env[0] = (char *) o->path_env;
+}
+
+int
+eval_run (const struct eval_opts *o, const struct corral_spec *spec, struct corral_result *res,
+          struct corral_error *err)
+{
+  if (o->remote == NULL)
+    return corral_run (spec, res, err);
+  /* one client per worker process, made after the fork: its connections
+   * stay open from one sample to the next */
+  static struct corral_remote *client;
+  static pid_t owner;
+  if (client == NULL || owner != getpid ())
+    {
+      client = NULL;
+      if (corral_remote_open (o->remote, &client, err) < 0)
+        return -1;
+      owner = getpid ();
+    }
+  return corral_remote_run (client, spec, res, err);
 }

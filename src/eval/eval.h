@@ -35,7 +35,12 @@ struct eval_opts {
   const char *const *lowers;
   size_t n_lowers;
   const char *path_env;
+  const char *remote;     /* run every sandbox on these corral servers (URL,URL...) */
 };
+
+/* corral_run here, or on o->remote's servers (one client per process). */
+int eval_run (const struct eval_opts *o, const struct corral_spec *spec, struct corral_result *res,
+              struct corral_error *err);
 
 /* Sets spec's root file system and env[0] (PATH) from o. */
 void eval_spec_root (const struct eval_opts *o, struct corral_spec *spec, char **env);

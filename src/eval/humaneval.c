@@ -295,7 +295,7 @@ run_one (void *ctx, size_t index, char *out)
   struct corral_result res;
   struct corral_error err = { 0 };
   size_t n;
-  if (corral_run (&spec, &res, &err) < 0)
+  if (eval_run (o, &spec, &res, &err) < 0)
     {
       char msg[600];
       snprintf (msg, sizeof msg, "failed: corral: %s", err.msg);

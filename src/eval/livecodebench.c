@@ -413,7 +413,7 @@ run_gen (void *ctx, size_t index, char *out)
 
   struct corral_result res;
   struct corral_error err = { 0 };
-  if (corral_run (&spec, &res, &err) < 0)
+  if (eval_run (o, &spec, &res, &err) < 0)
     {
       close (fd);
       cJSON_AddBoolToObject (rec, "graded", false);

@@ -3,6 +3,7 @@
 #include "archive-dl.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #define CORRAL_ARCHIVE_DEFINE(name) __typeof__ (name) *sym_##name;
@@ -12,8 +13,21 @@ CORRAL_ARCHIVE_SYMBOLS (CORRAL_ARCHIVE_DEFINE)
 /* The soname of libarchive 3.x. */
 #define LIBARCHIVE_SONAME "libarchive.so.13"
 
+static int load_locked (char *msg, size_t len);
+
 int
 corral_archive_load (char *msg, size_t len)
+{
+  /* corral serve calls this from several connection threads */
+  static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock (&once);
+  int r = load_locked (msg, len);
+  pthread_mutex_unlock (&once);
+  return r;
+}
+
+static int
+load_locked (char *msg, size_t len)
 {
   static void *handle;
   static int state; /* 0 not tried, 1 loaded, -1 failed */
@@ -49,4 +63,13 @@ corral_archive_load (char *msg, size_t len)
       return -1;
     }
   return 0;
+}
+
+void
+corral_archive_filters (struct archive *a)
+{
+  sym_archive_read_support_filter_gzip (a);
+  sym_archive_read_support_filter_zstd (a);
+  sym_archive_read_support_filter_xz (a);
+  sym_archive_read_support_filter_bzip2 (a);
 }

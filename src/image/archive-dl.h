@@ -15,7 +15,10 @@
 #define CORRAL_ARCHIVE_SYMBOLS(X)                                                                  \
   X (archive_read_new)                                                                             \
   X (archive_read_free)                                                                            \
-  X (archive_read_support_filter_all)                                                              \
+  X (archive_read_support_filter_gzip)                                                             \
+  X (archive_read_support_filter_zstd)                                                             \
+  X (archive_read_support_filter_xz)                                                               \
+  X (archive_read_support_filter_bzip2)                                                            \
   X (archive_read_support_format_tar)                                                              \
   X (archive_read_support_format_raw)                                                              \
   X (archive_read_open)                                                                             \
@@ -43,6 +46,10 @@
 #define CORRAL_ARCHIVE_DECLARE(name) extern __typeof__ (name) *sym_##name;
 CORRAL_ARCHIVE_SYMBOLS (CORRAL_ARCHIVE_DECLARE)
 #undef CORRAL_ARCHIVE_DECLARE
+
+/* The decompressors libarchive has built in (gzip, zstd, xz, bzip2): never
+ * filter_all, whose fallbacks run external programs on untrusted input. */
+void corral_archive_filters (struct archive *a);
 
 /* Loads libarchive once.  Returns 0, or -1 with a message naming what is
  * missing and the package that provides it. */

@@ -159,7 +159,7 @@ unpack_blob (struct image_store *st, struct src *s, const char *want_blob, const
   struct archive_entry *e;
   if (ret == 0)
     {
-      sym_archive_read_support_filter_all (raw);
+      corral_archive_filters (raw);
       sym_archive_read_support_format_raw (raw);
       if (sym_archive_read_open (raw, s, NULL, src_read, NULL) != ARCHIVE_OK
           || sym_archive_read_next_header (raw, &e) != ARCHIVE_OK)
@@ -370,7 +370,7 @@ open_tar (const char *path, int *fd, struct corral_error *err)
       corral_fail (err, ENOMEM, "libarchive");
       return NULL;
     }
-  sym_archive_read_support_filter_all (a);
+  corral_archive_filters (a);
   sym_archive_read_support_format_tar (a);
   if (sym_archive_read_open_fd (a, *fd, BUF_SIZE) != ARCHIVE_OK)
     {

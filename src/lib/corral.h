@@ -203,6 +203,9 @@ int corral_run (const struct corral_spec *spec, struct corral_result *res,
 
 /* Result as one JSON object (malloc'd string). */
 char *corral_result_json (const struct corral_result *r, bool pretty);
+/* And back (a result that a corral server sent); free with
+ * corral_result_free. */
+int corral_result_from_json (const char *text, struct corral_result *r, struct corral_error *err);
 
 /* From a signal handler (async-signal-safe): the first call forwards sig to
  * the running program (through the sandbox init); a second call kills the

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static cJSON *
@@ -64,4 +65,89 @@ corral_result_json (const struct corral_result *r, bool pretty)
   char *s = pretty ? cJSON_Print (o) : cJSON_PrintUnformatted (o);
   cJSON_Delete (o);
   return s;
+}
+
+/* ---- the inverse, for results that come back from a server ---------------- */
+
+static int
+find_name (const char *name, const char *(*namer) (int), int n)
+{
+  for (int i = 0; name && i < n; i++)
+    if (strcmp (namer (i), name) == 0)
+      return i;
+  return -1;
+}
+
+static const char *
+status_namer (int i)
+{
+  return corral_status_name ((enum corral_status) i);
+}
+
+static const char *
+backend_namer (int i)
+{
+  return corral_backend_name ((enum corral_backend) i);
+}
+
+static char *
+dup_text (const cJSON *o, const char *k, size_t *len)
+{
+  const char *v = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (o, k));
+  *len = v ? strlen (v) : 0;
+  return strdup (v ? v : "");
+}
+
+int
+corral_result_from_json (const char *text, struct corral_result *r, struct corral_error *err)
+{
+  memset (r, 0, sizeof *r);
+  r->exit_code = -1;
+  cJSON *o = cJSON_Parse (text);
+  int st = find_name (cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (o, "status")),
+                      status_namer, CORRAL_IE + 1);
+  if (!cJSON_IsObject (o) || st < 0)
+    {
+      cJSON_Delete (o);
+      return corral_fail (err, 0, "not a corral result");
+    }
+  r->status = (enum corral_status) st;
+  const cJSON *v;
+  if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (o, "exit_code")))
+    r->exit_code = v->valueint;
+  if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (o, "signal")))
+    r->signal = v->valueint;
+  if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (o, "wall_ms")))
+    r->wall_ms = (uint64_t) v->valuedouble;
+  if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (o, "cpu_ms")))
+    r->cpu_ms = (uint64_t) v->valuedouble;
+  if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (o, "memory_peak_bytes")))
+    r->memory_peak_bytes = (uint64_t) v->valuedouble;
+  const char *src = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (o, "memory_peak_source"));
+  int b = src && strcmp (src, "ru_maxrss") == 0 ? CORRAL_BE_RLIMIT
+                                                : find_name (src, backend_namer, CORRAL_BE_TMPFS + 1);
+  r->memory_peak_source = b < 0 ? CORRAL_BE_NONE : (enum corral_backend) b;
+  r->oom_killed = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (o, "oom_killed"));
+  r->out = dup_text (o, "stdout", &r->out_len);
+  r->err = dup_text (o, "stderr", &r->err_len);
+  r->out_truncated = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (o, "stdout_truncated"));
+  r->err_truncated = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (o, "stderr_truncated"));
+  const char *sc = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (o, "syscall"));
+  snprintf (r->syscall, sizeof r->syscall, "%s", sc ? sc : "");
+  const char *tle = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (o, "tle"));
+  r->tle_kind = tle && strcmp (tle, "cpu") == 0 ? "cpu" : tle && strcmp (tle, "wall") == 0 ? "wall" : NULL;
+  const char *reason = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (o, "reason"));
+  snprintf (r->reason, sizeof r->reason, "%s", reason ? reason : "");
+  const cJSON *limits = cJSON_GetObjectItemCaseSensitive (o, "limits");
+  for (int i = 0; i < CORRAL_LIM_COUNT; i++)
+    {
+      const cJSON *l = cJSON_GetObjectItemCaseSensitive (limits, corral_limit_name ((enum corral_limit_id) i));
+      const cJSON *val = cJSON_GetObjectItemCaseSensitive (l, "value");
+      r->limits[i].value = cJSON_IsNumber (val) ? (uint64_t) val->valuedouble : CORRAL_NO_LIMIT;
+      int be = find_name (cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (l, "backend")),
+                          backend_namer, CORRAL_BE_TMPFS + 1);
+      r->limits[i].backend = be < 0 ? CORRAL_BE_NONE : (enum corral_backend) be;
+    }
+  cJSON_Delete (o);
+  return 0;
 }

@@ -56,7 +56,7 @@ static char state_dir[4096];
 static size_t pool_size;
 static bool pool_initialized;
 static double idle_timeout;
-static bool reaper_stop;
+static bool reaper_stop, shutting_down;
 static pthread_t reaper;
 static pthread_cond_t reaper_cond = PTHREAD_COND_INITIALIZER;
 
@@ -414,6 +414,16 @@ destroy_locked (struct sbx *s)
     }
 }
 
+/* Wakes every /pool/execute that waits, so that the server can stop. */
+void
+enclave_quiesce (void)
+{
+  pthread_mutex_lock (&mu);
+  shutting_down = true;
+  pthread_cond_broadcast (&idle_cond);
+  pthread_mutex_unlock (&mu);
+}
+
 void
 enclave_shutdown (void)
 {
@@ -462,6 +472,45 @@ open_beneath (int dir, const char *rel, int flags, mode_t mode)
   return (int) syscall (SYS_openat2, dir, rel, &how, sizeof how);
 }
 
+/* The directory holding the last component of rel, walked one component
+ * at a time without following a symlink (a program may have planted
+ * some), made (owned by the program) when create.  *last points into rel.
+ * Returns an fd, or -1. */
+static int
+open_parent (int dir, const char *rel, bool create, const char **last)
+{
+  char buf[1100];
+  snprintf (buf, sizeof buf, "%s", rel);
+  const char *slash = strrchr (rel, '/');
+  *last = slash ? slash + 1 : rel;
+  int cur = dup (dir);
+  if (slash == NULL)
+    return cur;
+  buf[slash - rel] = '\0';
+  char *save = NULL;
+  for (char *c = strtok_r (buf, "/", &save); c && cur >= 0; c = strtok_r (NULL, "/", &save))
+    {
+      if (strcmp (c, ".") == 0)
+        continue;
+      if (strcmp (c, "..") == 0)
+        {
+          close (cur);
+          errno = EPERM;
+          return -1;
+        }
+      int next = openat (cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0 && errno == ENOENT && create && mkdirat (cur, c, 0755) == 0)
+        {
+          if (geteuid () == 0)
+            fchownat (cur, c, 65534, 65534, AT_SYMLINK_NOFOLLOW);
+          next = openat (cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+      close (cur);
+      cur = next;
+    }
+  return cur;
+}
+
 /* file_path as the program sees it -> relative to the sandbox's directory */
 static const char *
 rel_path (const struct sbx *s, const char *p)
@@ -496,19 +545,11 @@ file_operation (struct sbx *s, const cJSON *p)
   char msg[600];
   if (strcmp (op, "create") == 0 || strcmp (op, "write") == 0)
     {
-      char parents[1100];
-      snprintf (parents, sizeof parents, "%s", rel);
-      for (char *sl = strchr (parents, '/'); sl; sl = strchr (sl + 1, '/'))
-        {
-          *sl = '\0';
-          int pd = open_beneath (d, parents, O_RDONLY | O_DIRECTORY, 0);
-          if (pd < 0 && mkdirat (d, parents, 0755) == 0 && geteuid () == 0)
-            fchownat (d, parents, 65534, 65534, AT_SYMLINK_NOFOLLOW);
-          if (pd >= 0)
-            close (pd);
-          *sl = '/';
-        }
-      int fd = open_beneath (d, rel, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const char *last;
+      int pd = open_parent (d, rel, true, &last);
+      int fd = pd < 0 ? -1 : openat (pd, last, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (pd >= 0)
+        close (pd);
       size_t len = content ? strlen (content) : 0;
       if (fd < 0 || (len && write (fd, content, len) != (ssize_t) len))
         {
@@ -551,7 +592,14 @@ file_operation (struct sbx *s, const cJSON *p)
     }
   else if (strcmp (op, "delete") == 0)
     {
-      if (strcmp (rel, ".") == 0 || remove_at (d, rel) < 0)
+      /* the entry itself is removed, never what a symlink on the way
+       * points at */
+      const char *last;
+      int pd = strcmp (rel, ".") == 0 ? -1 : open_parent (d, rel, false, &last);
+      int rr = pd < 0 ? -1 : remove_at (pd, last);
+      if (pd >= 0)
+        close (pd);
+      if (rr < 0)
         {
           snprintf (msg, sizeof msg, "cannot delete %s: %s", path, strerror (errno));
           r = simple_result (T, "error", "", msg);
@@ -730,18 +778,16 @@ archive_into (struct sbx *s, const char *target, const char *body, size_t len, c
       snprintf (msg, mlen, "the sandbox's directory is gone");
       return -1;
     }
-  if (strcmp (rel, ".") != 0)
+  int td;
+  if (strcmp (rel, ".") == 0)
+    td = dup (d);
+  else
     {
-      char parents[1100];
-      snprintf (parents, sizeof parents, "%s/", rel);
-      for (char *sl = strchr (parents, '/'); sl; sl = strchr (sl + 1, '/'))
-        {
-          *sl = '\0';
-          mkdirat (d, parents, 0755);
-          *sl = '/';
-        }
+      char full[1100];
+      snprintf (full, sizeof full, "%s/x", rel); /* its parents, and it */
+      const char *last;
+      td = open_parent (d, full, true, &last);
     }
-  int td = open_beneath (d, rel, O_RDONLY | O_DIRECTORY, 0);
   close (d);
   if (td < 0)
     {
@@ -749,7 +795,7 @@ archive_into (struct sbx *s, const char *target, const char *body, size_t len, c
       return -1;
     }
   struct archive *a = sym_archive_read_new ();
-  sym_archive_read_support_filter_all (a);
+  corral_archive_filters (a);
   sym_archive_read_support_format_tar (a);
   int r = -1;
   if (sym_archive_read_open_memory (a, body, len) != ARCHIVE_OK)
@@ -896,14 +942,14 @@ enclave_route (const char *method, const char *url, const char *(*arg) (void *, 
         {
           bool any_pool = false;
           for (struct sbx *s = all; s; s = s->next)
-            if (s->pooled && !s->gone)
+            if (s->pooled && !s->gone && (s->tools & (1u << tool_index (tool))))
               {
                 any_pool = true;
-                if (!s->busy && (s->tools & (1u << tool_index (tool)))
+                if (!s->busy && strcmp (s->status, "stopped") != 0 && (s->tools & (1u << tool_index (tool)))
                     && (pick == NULL || strcmp (s->updated, pick->updated) < 0))
                   pick = s;
               }
-          if (pick || !any_pool)
+          if (pick || !any_pool || shutting_down)
             break;
           if (wait_s >= 0 ? pthread_cond_timedwait (&idle_cond, &mu, &deadline) != 0
                           : pthread_cond_wait (&idle_cond, &mu) != 0)
@@ -911,11 +957,15 @@ enclave_route (const char *method, const char *url, const char *(*arg) (void *, 
         }
       if (pick == NULL)
         {
-          bool none = pool_size == 0;
+          bool none = true;
+          for (struct sbx *s = all; s; s = s->next)
+            if (s->pooled && !s->gone && (s->tools & (1u << tool_index (tool))))
+              none = false;
           pthread_mutex_unlock (&mu);
           cJSON_Delete (params);
           snprintf (verdict, vlen, "pool-timeout");
-          return *out = detail (none ? "the pool is empty: POST /pool/initialize first"
+          return *out = detail (none ? "no pooled sandbox has that tool: POST /pool/initialize with "
+                                       "it in tools_config first"
                                      : "no idle sandbox with that tool became available in time"),
                  none ? 400 : 408;
         }

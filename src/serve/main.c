@@ -182,6 +182,12 @@ route (struct MHD_Connection *c, const char *url, const char *method, struct req
       char *m = metrics_text ();
       return reply (c, *status = 200, "text/plain; version=0.0.4", m ? m : strdup (""));
     }
+  if (strcmp (url, "/v1/run") == 0 && post)
+    {
+      char *out = NULL;
+      *status = native_run (r->body ? r->body : "", r->len, &out, verdict, vlen);
+      return reply (c, *status, "application/json", out ? out : strdup ("{}"));
+    }
   if (strcmp (url, "/run_code") == 0 && post)
     {
       char *out = NULL;
@@ -512,7 +518,14 @@ main (int argc, char **argv)
   if (geteuid () == 0 && unshare (CLONE_NEWNS) == 0 && mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
     {
       char opts[64];
-      snprintf (opts, sizeof opts, "size=%s,mode=0711", getenv ("CORRAL_SERVE_STATE_SIZE") ?: "2g");
+      uint64_t ssz = 2ull << 30;
+      const char *sv = getenv ("CORRAL_SERVE_STATE_SIZE");
+      if (sv && (corral_parse_size (sv, &ssz) < 0 || ssz == CORRAL_NO_LIMIT || ssz < (1u << 20)))
+        {
+          fprintf (stderr, "corral: serve: CORRAL_SERVE_STATE_SIZE=%s is not a size\n", sv);
+          return 2;
+        }
+      snprintf (opts, sizeof opts, "size=%llu,mode=0711", (unsigned long long) ssz);
       state_tmpfs = mount ("tmpfs", state, "tmpfs", MS_NOSUID | MS_NODEV, opts) == 0;
     }
   enclave_init (state, cfg.idle);
@@ -579,6 +592,7 @@ main (int argc, char **argv)
   fprintf (stderr, "corral: serve: %s: no new connections; finishing running jobs (up to %g s)\n",
            sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg.grace);
   MHD_quiesce_daemon (d);
+  enclave_quiesce ();
   queue_stop (cfg.grace);
   MHD_stop_daemon (d);
   enclave_shutdown ();

@@ -25,7 +25,12 @@ void enclave_init (const char *state_dir, double idle_s);
 int enclave_route (const char *method, const char *url, const char *(*arg) (void *, const char *),
                    void *ctx, const char *body, size_t len, char **out, char *verdict, size_t vlen);
 size_t enclave_active (void);
+void enclave_quiesce (void);
 void enclave_shutdown (void);
+
+/* native.c: corral's POST /v1/run (what --remote clients send). */
+int native_run (const char *body, size_t len, char **out, char *verdict, size_t vlen);
+char *native_job (const cJSON *job, const struct serve_root *root, const struct serve_limits *lim);
 
 /* metrics.c */
 void metrics_request (const char *path, int status, double secs, const char *verdict);

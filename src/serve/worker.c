@@ -10,7 +10,7 @@
  * --fsize.  Every host-side operation on a work directory is fd-relative
  * and never follows a symlink: the program may have planted some. */
 #include "config.h"
-#include "serve.h"
+#include "server.h"
 #include "base64.h"
 
 #include <errno.h>
@@ -109,19 +109,34 @@ open_beneath (int dir, const char *rel, int flags, mode_t mode)
   return (int) syscall (SYS_openat2, dir, rel, &how, sizeof how);
 }
 
+/* Writes rel under dir, making its parents one component at a time and
+ * never through a symlink (an ms-enclave sandbox's directory holds what
+ * earlier programs left). */
 static int
 write_file (int dir, const char *rel, const void *data, size_t len, uid_t uid, gid_t gid)
 {
   char path[1100];
   snprintf (path, sizeof path, "%s", rel);
-  for (char *s = strchr (path, '/'); s; s = strchr (s + 1, '/'))
+  int cur = dup (dir);
+  char *name = path;
+  for (char *s = strchr (name, '/'); s && cur >= 0; s = strchr (name, '/'))
     {
       *s = '\0';
-      if (mkdirat (dir, path, 0755) == 0 && uid != (uid_t) -1)
-        fchownat (dir, path, uid, gid, AT_SYMLINK_NOFOLLOW);
-      *s = '/';
+      int next = openat (cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0 && errno == ENOENT && mkdirat (cur, name, 0755) == 0)
+        {
+          if (uid != (uid_t) -1)
+            fchownat (cur, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+          next = openat (cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+      close (cur);
+      cur = next;
+      name = s + 1;
     }
-  int fd = open_beneath (dir, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (cur < 0)
+    return -1;
+  int fd = openat (cur, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  close (cur);
   if (fd < 0)
     return -1;
   const char *p = data;
@@ -499,6 +514,16 @@ serve_worker_main (int fd, const struct serve_root *root, const struct serve_lim
       cJSON *job = cJSON_Parse (text);
       free (text);
       const char *kind = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (job, "kind"));
+      if (kind && strcmp (kind, "run") == 0)
+        {
+          char *out = native_job (cJSON_GetObjectItemCaseSensitive (job, "spec"), root, lim);
+          cJSON_Delete (job);
+          int r = out ? serve_send (fd, out, strlen (out)) : -1;
+          free (out);
+          if (r < 0)
+            break;
+          continue;
+        }
       cJSON *ans = kind && strcmp (kind, "run_code") == 0
                    ? serve_run_code (cJSON_GetObjectItemCaseSensitive (job, "request"), root, lim, workdir, NULL)
                    : kind && strcmp (kind, "tool") == 0 ? serve_tool (job, root, lim)
