@@ -527,3 +527,51 @@ def test_file_operation_never_goes_through_a_planted_symlink(server, shared_tmp)
     # deleting the link removes the link only
     assert tool("file_operation", operation="delete", file_path="hostdir")["status"] == "success"
     assert (victim / "keep.txt").exists()
+
+
+def test_eval_remote_agrees_with_local_on_the_canonical_solutions(corral, shared_tmp):
+    import gzip
+    data = os.environ.get("CORRAL_SHARED_DATA") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data")
+    problems = os.path.join(data, "humaneval", "HumanEval.jsonl.gz")
+    rows = [json.loads(l) for l in gzip.open(problems, "rt")]
+    os.chmod(shared_tmp, 0o777)
+    results = {}
+    s = Server(corral, "--max-concurrency", "2")
+    try:
+        for where, extra in (("local", ()), ("remote", ("--remote", s.url))):
+            samples = shared_tmp / f"{where}.jsonl"
+            samples.write_text("".join(json.dumps({"task_id": r["task_id"], "completion": r["canonical_solution"]})
+                                       + "\n" for r in rows))
+            os.chmod(samples, 0o666)
+            p = corral.cli("eval", "humaneval", "--problems", problems, "--samples", str(samples), "-j", "2",
+                           "--json", *extra, timeout=600)
+            assert p.returncode == 0, p.stderr
+            results[where] = [(json.loads(l)["task_id"], json.loads(l)["passed"], json.loads(l)["result"])
+                              for l in open(str(samples) + "_results.jsonl")]
+    finally:
+        assert s.stop() == 0
+    assert results["local"] == results["remote"]
+    assert sum(p for _, p, _ in results["remote"]) == 164
+
+
+def test_serve_on_an_image(corral, shared_tmp):
+    import imagebuild as ib
+    store = shared_tmp / "store"
+    store.mkdir()
+    if corral.mode == "user":
+        os.chown(store, 65534, 65534)
+    src = ib.build("docker-save", shared_tmp / "src")
+    p = corral.cli("image", "import", src, "--name", "bb", "--store", str(store))
+    assert p.returncode == 0, p.stderr
+    s = Server(corral, "--max-concurrency", "1", "--image", "bb", "--store", str(store))
+    try:
+        st, r = jreq(s, "/sandbox/create", {"tools_config": {"shell_executor": {}}})
+        sid = r["sandbox_id"]
+        st, r = jreq(s, "/sandbox/tool/execute", {"sandbox_id": sid, "tool_name": "shell_executor",
+                                                   "parameters": {"command": "cat /etc/motd; ls /opq"}})
+        assert r["status"] == "success" and r["output"] == "v2\nnew\n", r  # the image's files
+        r = s.run(code="print(1)", language="python")
+        assert r["status"] == "SandboxError" and "needs python3" in r["message"], r
+    finally:
+        assert s.stop() == 0
