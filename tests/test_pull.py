@@ -184,6 +184,11 @@ class TokenRegistry(http.server.ThreadingHTTPServer):
         self.token = "tok-" + os.urandom(8).hex()
         self.ranges = []
         self.token_requests = []
+        self.need_creds = None
+        self.active = 0
+        self.max_active = 0
+        self.lock = threading.Lock()
+        self.delay = 0
         self.host = f"127.0.0.1:{self.server_address[1]}"
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -195,7 +200,12 @@ class TokenHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         srv = self.server
         if self.path.startswith("/token"):
-            srv.token_requests.append(self.path)
+            srv.token_requests.append((self.path, self.headers.get("Authorization")))
+            if srv.need_creds and self.headers.get("Authorization") != srv.need_creds:
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             return self.send_json({"token": srv.token})
         if self.headers.get("Authorization") != f"Bearer {srv.token}":
             self.send_response(401)
@@ -218,6 +228,18 @@ class TokenHandler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         data = open(path, "rb").read()
+        with srv.lock:
+            srv.active += 1
+            srv.max_active = max(srv.max_active, srv.active)
+        try:
+            time.sleep(srv.delay)
+            self.send_blob(data)
+        finally:
+            with srv.lock:
+                srv.active -= 1
+
+    def send_blob(self, data):
+        srv = self.server
         rng = self.headers.get("Range")
         if rng:
             srv.ranges.append(rng)
@@ -259,7 +281,7 @@ def test_bearer_tokens_and_a_resumed_download(corral, store, shared_tmp):
                 os.chown(p_, NOBODY, NOBODY)
         p = pull(corral, store, f"{srv.host}/t/img:1")
         assert p.returncode == 0, p.stderr
-        assert srv.token_requests and "scope=repository%3At%2Fimg%3Apull" in srv.token_requests[0]
+        assert srv.token_requests and "scope=repository%3At%2Fimg%3Apull" in srv.token_requests[0][0]
         assert srv.ranges == [f"bytes={len(data) // 2}-"], srv.ranges
         assert not os.path.exists(part)
         r = corral.run("/bin/sh", "-c", VIEW, opts=("--image", f"{srv.host}/t/img:1", "--store", store))
@@ -285,3 +307,25 @@ def test_offline_registry_is_a_clear_error(corral, store):
     port = free_port()
     p = pull(corral, store, f"127.0.0.1:{port}/x/y:1")
     assert p.returncode == 125 and "offline?" in p.stderr, p.stderr
+
+
+def test_bearer_tokens_with_credentials_and_parallel_layer_downloads(corral, store, shared_tmp):
+    layout = ib.oci_layout(str(shared_tmp / "t"), tag="1")
+    srv = TokenRegistry(layout)
+    srv.need_creds = "Basic " + base64.b64encode(b"bob:pw").decode()
+    srv.delay = 0.5  # each blob takes a while: the two layers overlap
+    try:
+        p = pull(corral, store, f"{srv.host}/t/img:1")
+        assert p.returncode == 125 and "token" in p.stderr, p.stderr
+        cfgdir = shared_tmp / "docker"
+        cfgdir.mkdir()
+        (cfgdir / "config.json").write_text(json.dumps({"auths": {srv.host: {"username": "bob", "password": "pw"}}}))
+        os.chmod(cfgdir, 0o755)
+        os.chmod(cfgdir / "config.json", 0o644)
+        p = pull(corral, store, f"{srv.host}/t/img:1", env={"DOCKER_CONFIG": str(cfgdir)})
+        assert p.returncode == 0, p.stderr
+        assert srv.token_requests[-1][1] == srv.need_creds
+        assert srv.max_active >= 2, srv.max_active  # layers downloaded at once
+    finally:
+        srv.shutdown()
+        srv.server_close()
