@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends build-essential autoconf automake pkg-config \
   libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev zlib1g-dev libarchive-dev libmicrohttpd-dev \
-  mandoc python3 python3-pytest util-linux >/dev/null
+  mandoc python3 python3-pytest util-linux busybox-static zstd >/dev/null
 autoreconf -fi >/dev/null 2>&1
 ./configure --enable-werror PYTHON3=/usr/bin/python3 >/dev/null
 make -j"$(nproc)" >/dev/null
