@@ -20,6 +20,7 @@
 #include "image.h"
 #include "archive-dl.h"
 #include "sha256.h"
+#include "fsat.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -42,7 +43,6 @@ int image_write_atomic (const char *dir, const char *name, const char *text,
 int image_write_record (struct image_store *st, const char *name, cJSON *rec,
                         struct corral_error *err);
 int image_store_lock (struct image_store *st, int how, struct corral_error *err);
-int image_remove_tree (int dir, const char *name);
 uint64_t image_layer_bytes (struct image_store *st, const char *hex);
 
 #define BUF_SIZE (128 * 1024)
@@ -241,7 +241,7 @@ unpack_blob (struct image_store *st, struct src *s, const char *want_blob, const
       if (rename (src, dst) < 0)
         {
           if (errno == EEXIST || errno == ENOTEMPTY)
-            image_remove_tree (tdir, tmpname); /* another import got there first */
+            fsat_remove (tdir, tmpname); /* another import got there first */
           else
             ret = corral_fail (err, errno, "%s: move into the store", what);
         }
@@ -257,7 +257,7 @@ unpack_blob (struct image_store *st, struct src *s, const char *want_blob, const
       *bytes = stats.bytes;
     }
   if (ret < 0)
-    image_remove_tree (tdir, tmpname);
+    fsat_remove (tdir, tmpname);
   close (tdir);
   return ret;
 }
@@ -301,14 +301,6 @@ clean_name (const char *n)
   return n;
 }
 
-static int
-open_beneath (int dirfd, const char *rel)
-{
-  struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
-                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
-  return (int) syscall (SYS_openat2, dirfd, rel, &how, sizeof how);
-}
-
 /* A small file of the source, NUL-terminated; NULL if absent. */
 static char *
 small_get (struct source *s, const char *name, size_t *len)
@@ -316,7 +308,7 @@ small_get (struct source *s, const char *name, size_t *len)
   name = clean_name (name);
   if (s->is_dir)
     {
-      int fd = open_beneath (s->dirfd, name);
+      int fd = fsat_open_beneath (s->dirfd, name, O_RDONLY, 0);
       if (fd < 0)
         return NULL;
       struct stat st;
@@ -801,7 +793,7 @@ unpack_from_dir (struct image_store *st, struct source *s, struct plan *p, char 
     {
       if (p->done[i])
         continue;
-      src->fd = open_beneath (s->dirfd, p->path[i]);
+      src->fd = fsat_open_beneath (s->dirfd, p->path[i], O_RDONLY, 0);
       if (src->fd < 0)
         {
           ret = corral_fail (err, errno, "%s: layer %s", s->path, p->path[i]);
@@ -845,7 +837,7 @@ image_reap_tmp (struct image_store *st)
       if ((sscanf (de->d_name, "layer.%d.%u", &pid, &n) == 2 || sscanf (de->d_name, "blob.%d.%u", &pid, &n) == 2)
           && pid > 0 && pid != (int) getpid ()
           && kill (pid, 0) < 0 && errno == ESRCH)
-        image_remove_tree (dirfd (d), de->d_name);
+        fsat_remove (dirfd (d), de->d_name);
     }
   if (d)
     closedir (d);

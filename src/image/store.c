@@ -4,6 +4,7 @@
 #include "config.h"
 #include "image.h"
 #include "sha256.h"
+#include "fsat.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -444,37 +445,6 @@ image_store_lock (struct image_store *st, int how, struct corral_error *err)
   return fd;
 }
 
-/* Removes dir/name recursively (fd-relative, never following symlinks). */
-int image_remove_tree (int dir, const char *name);
-int
-image_remove_tree (int dir, const char *name)
-{
-  if (unlinkat (dir, name, 0) == 0 || errno == ENOENT)
-    return 0;
-  if (errno != EISDIR && errno != EPERM)
-    return -1;
-  int d = openat (dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (d < 0)
-    return -1;
-  /* a directory we cannot enter (mode 0) is still ours to empty */
-  DIR *dp = fdopendir (d);
-  if (dp == NULL)
-    {
-      close (d);
-      return -1;
-    }
-  struct dirent *de;
-  while ((de = readdir (dp)) != NULL)
-    if (strcmp (de->d_name, ".") && strcmp (de->d_name, ".."))
-      {
-        if (de->d_type == DT_DIR)
-          fchmodat (dirfd (dp), de->d_name, 0700, 0);
-        image_remove_tree (dirfd (dp), de->d_name);
-      }
-  closedir (dp);
-  return unlinkat (dir, name, AT_REMOVEDIR);
-}
-
 uint64_t image_layer_bytes (struct image_store *st, const char *hex);
 uint64_t
 image_layer_bytes (struct image_store *st, const char *hex)
@@ -524,7 +494,7 @@ image_gc (struct image_store *st, size_t *removed, uint64_t *bytes, struct corra
       if (used)
         continue;
       uint64_t b = image_layer_bytes (st, hex);
-      if (image_remove_tree (dirfd (d), de->d_name) == 0)
+      if (fsat_remove (dirfd (d), de->d_name) == 0)
         {
           char meta[100];
           snprintf (meta, sizeof meta, "%s.json", de->d_name);
@@ -575,7 +545,7 @@ image_gc (struct image_store *st, size_t *removed, uint64_t *bytes, struct corra
       int pid = dot ? atoi (dot + 1) : 0;
       if (de->d_name[0] == '.' || pid <= 0 || (kill (pid, 0) == 0 || errno != ESRCH))
         continue;
-      image_remove_tree (dirfd (d), de->d_name);
+      fsat_remove (dirfd (d), de->d_name);
     }
   if (d)
     closedir (d);

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "image.h"
 #include "archive-dl.h"
+#include "fsat.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -101,32 +102,6 @@ open_dir (int layer, char **comps, size_t n, const char *what, struct corral_err
       fd = nfd;
     }
   return fd;
-}
-
-/* Removes name under dir, recursively for a directory (fd-relative, never
- * following symlinks). */
-static int
-remove_entry (int dir, const char *name)
-{
-  if (unlinkat (dir, name, 0) == 0 || errno == ENOENT)
-    return 0;
-  if (errno != EISDIR && errno != EPERM)
-    return -1;
-  int d = openat (dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (d < 0)
-    return -1;
-  DIR *dp = fdopendir (d);
-  if (dp == NULL)
-    {
-      close (d);
-      return -1;
-    }
-  struct dirent *de;
-  while ((de = readdir (dp)) != NULL)
-    if (strcmp (de->d_name, ".") && strcmp (de->d_name, ".."))
-      remove_entry (dirfd (dp), de->d_name);
-  closedir (dp);
-  return unlinkat (dir, name, AT_REMOVEDIR);
 }
 
 static int
@@ -247,7 +222,7 @@ image_unpack_layer (struct archive *a, int layer, bool root_owned, const char *w
           /* ".wh..wh.*" other than the opaque mark: AUFS bookkeeping */
           if (strncmp (gone, ".wh.", 4) != 0 && *gone && strcmp (gone, ".") && strcmp (gone, ".."))
             {
-              if (remove_entry (dir, gone) < 0
+              if (fsat_remove (dir, gone) < 0
                   || mknodat (dir, gone, S_IFCHR | 0000, makedev (0, 0)) < 0)
                 ret = corral_fail (err, errno, "%s: create the whiteout of %s", ewhat, gone);
             }
@@ -276,7 +251,7 @@ image_unpack_layer (struct archive *a, int layer, bool root_owned, const char *w
                                        "not have: refused", ewhat, hl);
                   else if (S_ISDIR (st.st_mode))
                     ret = corral_fail (err, 0, "%s: hard link to a directory: refused", ewhat);
-                  else if (remove_entry (dir, name) < 0
+                  else if (fsat_remove (dir, name) < 0
                            || linkat (tdir, lcomps[ln - 1], dir, name, 0) < 0)
                     ret = corral_fail (err, errno, "%s: hard link", ewhat);
                   close (tdir);
@@ -295,7 +270,7 @@ image_unpack_layer (struct archive *a, int layer, bool root_owned, const char *w
             struct stat st;
             bool exists = fstatat (dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
             bool over_whiteout = exists && S_ISCHR (st.st_mode) && st.st_rdev == makedev (0, 0);
-            if (exists && !S_ISDIR (st.st_mode) && remove_entry (dir, name) < 0)
+            if (exists && !S_ISDIR (st.st_mode) && fsat_remove (dir, name) < 0)
               ret = corral_fail (err, errno, "%s: replace", ewhat);
             else if ((!exists || !S_ISDIR (st.st_mode)) && mkdirat (dir, name, 0700) < 0)
               ret = corral_fail (err, errno, "%s: mkdir", ewhat);
@@ -318,7 +293,7 @@ image_unpack_layer (struct archive *a, int layer, bool root_owned, const char *w
                                    ewhat, (long long) sym_archive_entry_size (e));
                 break;
               }
-            if (remove_entry (dir, name) < 0)
+            if (fsat_remove (dir, name) < 0)
               {
                 ret = corral_fail (err, errno, "%s: replace", ewhat);
                 break;
@@ -344,12 +319,12 @@ image_unpack_layer (struct archive *a, int layer, bool root_owned, const char *w
             const char *target = sym_archive_entry_symlink (e);
             if (target == NULL || strlen (target) >= MAX_PATH)
               ret = corral_fail (err, 0, "%s: symlink without a usable target", ewhat);
-            else if (remove_entry (dir, name) < 0 || symlinkat (target, dir, name) < 0)
+            else if (fsat_remove (dir, name) < 0 || symlinkat (target, dir, name) < 0)
               ret = corral_fail (err, errno, "%s: symlink", ewhat);
             break;
           }
         case AE_IFIFO:
-          if (remove_entry (dir, name) < 0 || mknodat (dir, name, S_IFIFO | (mode & 0777), 0) < 0)
+          if (fsat_remove (dir, name) < 0 || mknodat (dir, name, S_IFIFO | (mode & 0777), 0) < 0)
             ret = corral_fail (err, errno, "%s: mkfifo", ewhat);
           break;
         default:

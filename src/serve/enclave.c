@@ -15,6 +15,7 @@
 #include "base64.h"
 #include "archive-dl.h"
 #include "image.h"
+#include "fsat.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -108,28 +109,6 @@ iso_now (char *buf, size_t len)
   snprintf (buf + n, len - n, ".%06ld", t.tv_nsec / 1000);
 }
 
-static int
-remove_at (int dir, const char *name)
-{
-  if (unlinkat (dir, name, 0) == 0 || errno == ENOENT)
-    return 0;
-  int d = openat (dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (d < 0)
-    return -1;
-  DIR *dp = fdopendir (d);
-  if (dp == NULL)
-    {
-      close (d);
-      return -1;
-    }
-  struct dirent *de;
-  while ((de = readdir (dp)) != NULL)
-    if (strcmp (de->d_name, ".") && strcmp (de->d_name, ".."))
-      remove_at (dirfd (dp), de->d_name);
-  closedir (dp);
-  return unlinkat (dir, name, AT_REMOVEDIR);
-}
-
 /* Empties a sandbox's directory (the directory itself stays). */
 static void
 wipe (const char *dir)
@@ -146,7 +125,7 @@ wipe (const char *dir)
   struct dirent *de;
   while ((de = readdir (dp)) != NULL)
     if (strcmp (de->d_name, ".") && strcmp (de->d_name, ".."))
-      remove_at (dirfd (dp), de->d_name);
+      fsat_remove (dirfd (dp), de->d_name);
   closedir (dp);
 }
 
@@ -409,7 +388,7 @@ destroy_locked (struct sbx *s)
   int d = open (state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (d >= 0)
     {
-      remove_at (d, s->id);
+      fsat_remove (d, s->id);
       close (d);
     }
 }
@@ -462,14 +441,6 @@ simple_result (const char *tool, const char *status, const char *output, const c
   else
     cJSON_AddNullToObject (o, "error");
   return o;
-}
-
-static int
-open_beneath (int dir, const char *rel, int flags, mode_t mode)
-{
-  struct open_how how = { .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW), .mode = mode,
-                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
-  return (int) syscall (SYS_openat2, dir, rel, &how, sizeof how);
 }
 
 /* The directory holding the last component of rel, walked one component
@@ -568,7 +539,7 @@ file_operation (struct sbx *s, const cJSON *p)
     }
   else if (strcmp (op, "read") == 0)
     {
-      int fd = open_beneath (d, rel, O_RDONLY, 0);
+      int fd = fsat_open_beneath (d, rel, O_RDONLY, 0);
       struct stat st;
       if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > (16 << 20))
         {
@@ -596,7 +567,7 @@ file_operation (struct sbx *s, const cJSON *p)
        * points at */
       const char *last;
       int pd = strcmp (rel, ".") == 0 ? -1 : open_parent (d, rel, false, &last);
-      int rr = pd < 0 ? -1 : remove_at (pd, last);
+      int rr = pd < 0 ? -1 : fsat_remove (pd, last);
       if (pd >= 0)
         close (pd);
       if (rr < 0)
@@ -609,7 +580,7 @@ file_operation (struct sbx *s, const cJSON *p)
     }
   else if (strcmp (op, "list") == 0)
     {
-      int ld = open_beneath (d, rel, O_RDONLY | O_DIRECTORY, 0);
+      int ld = fsat_open_beneath (d, rel, O_RDONLY | O_DIRECTORY, 0);
       DIR *dp = ld >= 0 ? fdopendir (ld) : NULL;
       if (dp == NULL)
         {
@@ -635,7 +606,7 @@ file_operation (struct sbx *s, const cJSON *p)
     }
   else if (strcmp (op, "exists") == 0)
     {
-      int fd = open_beneath (d, rel, O_PATH, 0);
+      int fd = fsat_open_beneath (d, rel, O_PATH, 0);
       r = simple_result (T, "success", fd >= 0 ? "True" : "False", NULL);
       if (fd >= 0)
         close (fd);

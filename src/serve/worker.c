@@ -12,6 +12,7 @@
 #include "config.h"
 #include "server.h"
 #include "base64.h"
+#include "fsat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,28 +66,6 @@ sandbox_error (const char *msg)
 
 /* ---- the work directory ------------------------------------------------------- */
 
-static int
-remove_at (int dir, const char *name)
-{
-  if (unlinkat (dir, name, 0) == 0 || errno == ENOENT)
-    return 0;
-  int d = openat (dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (d < 0)
-    return -1;
-  DIR *dp = fdopendir (d);
-  if (dp == NULL)
-    {
-      close (d);
-      return -1;
-    }
-  struct dirent *de;
-  while ((de = readdir (dp)) != NULL)
-    if (strcmp (de->d_name, ".") && strcmp (de->d_name, ".."))
-      remove_at (dirfd (dp), de->d_name);
-  closedir (dp);
-  return unlinkat (dir, name, AT_REMOVEDIR);
-}
-
 /* A path the request names inside the work directory: relative (or under
  * /sandbox), without `..`; its parents are made as needed. */
 static const char *
@@ -99,14 +78,6 @@ inside_path (const char *p)
   if (p[0] == '/' || p[0] == '\0' || strstr (p, "..") || strlen (p) > 1024)
     return NULL;
   return p;
-}
-
-static int
-open_beneath (int dir, const char *rel, int flags, mode_t mode)
-{
-  struct open_how how = { .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW), .mode = mode,
-                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
-  return (int) syscall (SYS_openat2, dir, rel, &how, sizeof how);
 }
 
 /* Writes rel under dir, making its parents one component at a time and
@@ -420,7 +391,7 @@ serve_run_code (const cJSON *job, const struct serve_root *root, const struct se
   cJSON_ArrayForEach (p, ff)
     {
       const char *rel = cJSON_IsString (p) ? inside_path (p->valuestring) : NULL;
-      int fd = rel ? open_beneath (dir, rel, O_RDONLY, 0) : -1;
+      int fd = rel ? fsat_open_beneath (dir, rel, O_RDONLY, 0) : -1;
       struct stat sb;
       if (fd < 0 || fstat (fd, &sb) < 0 || !S_ISREG (sb.st_mode) || sb.st_size > (64 << 20))
         {
@@ -445,7 +416,7 @@ done:
     close (dir);
   if (!keep && (parent = open (workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
     {
-      remove_at (parent, rslash + 1);
+      fsat_remove (parent, rslash + 1);
       close (parent);
     }
   return out;
