@@ -12,11 +12,15 @@
 int
 corral_caps_drop_bounding (struct corral_error *err)
 {
-  /* Up to 64, not CAP_LAST_CAP: the kernel may know more than our headers;
-   * EINVAL marks the end of the kernel's list. */
+  /* Up to the kernel's last capability, not CAP_LAST_CAP: the kernel may
+   * know more than our headers; EINVAL marks the end of its list. */
   for (int c = 0; c < 64; c++)
-    if (prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-      return corral_fail (err, errno, "drop capability %d from the bounding set", (int) c);
+    if (prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+      {
+        if (errno == EINVAL)
+          break;
+        return corral_fail (err, errno, "drop capability %d from the bounding set", (int) c);
+      }
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return corral_fail (err, errno, "clear ambient capabilities");
   return 0;

@@ -6,6 +6,7 @@
 #include "config.h" /* first: _GNU_SOURCE for every system header */
 #include "corral.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -86,9 +87,22 @@ void corral_cgroup_kill (struct corral_cgroup *cg);
 enum corral_backend corral_cgroup_stats (struct corral_cgroup *cg, uint64_t *peak, bool *oom);
 void corral_cgroup_destroy (struct corral_cgroup *cg);
 
+/* ---- etc-snapshot.c --------------------------------------------------------- */
+/* The host's /etc entries the host view shows (fnmatch patterns), and
+ * those one level down. */
+extern const char *const corral_etc_allow[];
+extern const char *const corral_etc_allow_sub[];
+/* An O_PATH fd of a current copy of the allowed part of /etc, kept in the
+ * cache and rebuilt when the host's changed, and its path; -1 when none
+ * can be had.  (A mount namespace binds only its own mounts: the sandbox
+ * reopens the path and checks that it is this directory.) */
+int corral_etc_snapshot (char *path, size_t len);
+
 /* ---- rootfs.c (runs inside the new mount namespace) ---------------------- */
+/* etc_fd, etc_path: corral_etc_snapshot's, bound as /etc; -1 binds the
+ * entries. */
 int corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns,
-                         struct corral_error *err);
+                         int etc_fd, const char *etc_path, struct corral_error *err);
 
 /* ---- net.c ---------------------------------------------------------------- */
 /* Supervisor, as root: a new network namespace, lo up when asked; *nsfd
@@ -135,6 +149,8 @@ struct corral_sandbox_ctx {
   int sync_rd;           /* parent sends 'm' when the id maps are written, 'p' when placed */
   struct corral_cgroup_join join;  /* v1 cgroups the init moves itself into */
   enum corral_net_setup net_setup;
+  int etc_fd;            /* the /etc snapshot (host view), or -1 */
+  char etc_path[PATH_MAX];
   int report_wr;
   int stdin_fd, out_wr, err_wr;
   /* rlimits to apply to the program (RLIM_INFINITY = leave) */

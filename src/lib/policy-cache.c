@@ -11,6 +11,7 @@
  * is not used.  Writes go to a temporary file renamed into place. */
 #include "internal.h"
 #include "policy-cache.h"
+#include "cache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAGIC "corral-bpf-1\n"
+#define MAGIC "corral-bpf-2\n"
 
 struct header {
   char magic[16];
@@ -49,50 +50,6 @@ fill_header (struct header *h, size_t text_len)
   h->lib_micro = v->micro;
   h->arch = seccomp_arch_native ();
   h->text_len = text_len;
-}
-
-static bool
-trusted (int fd, bool dir)
-{
-  struct stat st;
-  return fstat (fd, &st) == 0 && st.st_uid == geteuid () && (st.st_mode & 022) == 0
-         && (dir ? S_ISDIR (st.st_mode) : S_ISREG (st.st_mode));
-}
-
-/* Opens (creating when asked) the cache directory, each level checked. */
-static int
-open_dir (bool create)
-{
-  const char *xdg = getenv ("XDG_CACHE_HOME");
-  const char *home = getenv ("HOME");
-  char base[PATH_MAX];
-  if (xdg && xdg[0] == '/')
-    snprintf (base, sizeof base, "%s", xdg);
-  else if (home && home[0] == '/')
-    snprintf (base, sizeof base, "%s/.cache", home);
-  else
-    return -1;
-  int fd = open (base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 && create && errno == ENOENT && mkdir (base, 0700) == 0)
-    fd = open (base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  const char *const levels[] = { "corral", "seccomp" };
-  for (size_t i = 0; i < 2; i++)
-    {
-      if (create)
-        mkdirat (fd, levels[i], 0700);
-      int next = openat (fd, levels[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      close (fd);
-      if (next < 0 || !trusted (next, true))
-        {
-          if (next >= 0)
-            close (next);
-          return -1;
-        }
-      fd = next;
-    }
-  return fd;
 }
 
 static void
@@ -130,7 +87,7 @@ int
 corral_bpf_cache_get (const char *text, struct sock_fprog *notify, struct sock_fprog *kill)
 {
   size_t len = strlen (text);
-  int dfd = open_dir (false);
+  int dfd = corral_cache_open ("seccomp", false, NULL, 0);
   if (dfd < 0)
     return -1;
   char name[64];
@@ -143,7 +100,7 @@ corral_bpf_cache_get (const char *text, struct sock_fprog *notify, struct sock_f
   struct header want, got;
   fill_header (&want, len);
   char *stored = NULL;
-  if (!trusted (fd, false) || corral_read_all (fd, &got, sizeof got) != sizeof got
+  if (!corral_cache_trusted (fd, false) || corral_read_all (fd, &got, sizeof got) != sizeof got
       || memcmp (got.magic, want.magic, sizeof want.magic) != 0 || got.lib_major != want.lib_major
       || got.lib_minor != want.lib_minor || got.lib_micro != want.lib_micro
       || got.arch != want.arch || got.text_len != len || got.kill_len == 0)
@@ -172,7 +129,7 @@ corral_bpf_cache_put (const char *text, const struct sock_fprog *notify,
                       const struct sock_fprog *kill)
 {
   size_t len = strlen (text);
-  int dfd = open_dir (true);
+  int dfd = corral_cache_open ("seccomp", true, NULL, 0);
   if (dfd < 0)
     return;
   char name[64], tmp[96];

@@ -4,7 +4,8 @@
  * The default view ("the embedded default"): a tmpfs root, read-only
  * read-only binds of the host's /usr, /bin, /sbin, /lib* (symlinks copied as
  * symlinks on merged-/usr hosts), a vetted part of /etc (an allowlist: no
- * shadow, no ssh or ssl private keys, no machine-id), a fresh /proc with the
+ * shadow, no ssh or ssl private keys, no machine-id; one bind of the cached
+ * snapshot of etc-snapshot.c, else a bind per entry), a fresh /proc with the
  * usual masks, a minimal /dev, and size-limited tmpfs at /tmp, /dev/shm and
  * /sandbox.
  *
@@ -243,15 +244,6 @@ host_system_dirs (int rootfd, struct corral_error *err)
  * own config dirs are in; shadow, gshadow, ssh, ssl/private, machine-id,
  * sudoers, credentials are not.  Each entry costs ~20 us per run, so the
  * list holds what programs use, not what a login shell would like. */
-static const char *const etc_allow[] = {
-  "passwd", "group", "hosts", "host.conf", "nsswitch.conf", "resolv.conf", "gai.conf",
-  "protocols", "services", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime",
-  "timezone", "alternatives", "ca-certificates", "mime.types", "os-release",
-  "python*", "java-*", "perl",
-  NULL
-};
-static const char *const etc_allow_sub[] = { "ssl/certs", "ssl/openssl.cnf", NULL };
-
 /* One /etc entry, from the host's /etc (hfd) into the new one (efd), both
  * directory fds: symlinks are recreated, files and directories bound (a
  * bind costs half of a copy into tmpfs, teardown included).  Read-only
@@ -299,9 +291,24 @@ etc_entry (int hfd, int efd, const char *name, struct corral_error *err)
   return ret;
 }
 
+/* The snapshot as /etc: the fd open_etc_snapshot reopened in our mount
+ * namespace.  1 if bound, 0 to bind the entries instead. */
 static int
-host_etc (int rootfd, struct corral_error *err)
+etc_snapshot (int rootfd, int snap, struct corral_error *err)
 {
+  if (snap < 0)
+    return 0;
+  char src[64];
+  fd_path (snap, src, sizeof src);
+  return bind_at (rootfd, src, "/etc", true, err) < 0 ? -1 : 1;
+}
+
+static int
+host_etc (int rootfd, int snap, struct corral_error *err)
+{
+  int r = etc_snapshot (rootfd, snap, err);
+  if (r != 0)
+    return r < 0 ? -1 : 0;
   int hfd = open ("/etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (hfd < 0)
     return 0;
@@ -323,8 +330,8 @@ host_etc (int rootfd, struct corral_error *err)
     {
       if (de->d_name[0] == '.')
         continue;
-      for (size_t i = 0; etc_allow[i]; i++)
-        if (fnmatch (etc_allow[i], de->d_name, 0) == 0)
+      for (size_t i = 0; corral_etc_allow[i]; i++)
+        if (fnmatch (corral_etc_allow[i], de->d_name, 0) == 0)
           {
             ret = etc_entry (hfd, efd, de->d_name, err);
             break;
@@ -332,11 +339,11 @@ host_etc (int rootfd, struct corral_error *err)
     }
   /* Entries one level down ("ssl/certs"): their parent is created, not
    * bound, so that its siblings (ssl/private) stay out. */
-  for (size_t i = 0; ret == 0 && etc_allow_sub[i]; i++)
+  for (size_t i = 0; ret == 0 && corral_etc_allow_sub[i]; i++)
     {
       char parent[64];
-      const char *slash = strchr (etc_allow_sub[i], '/');
-      snprintf (parent, sizeof parent, "%.*s", (int) (slash - etc_allow_sub[i]), etc_allow_sub[i]);
+      const char *slash = strchr (corral_etc_allow_sub[i], '/');
+      snprintf (parent, sizeof parent, "%.*s", (int) (slash - corral_etc_allow_sub[i]), corral_etc_allow_sub[i]);
       int hsub = openat (hfd, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (hsub < 0)
         continue;
@@ -525,12 +532,33 @@ user_mounts (int rootfd, const struct corral_spec *spec, const int *src_fds,
   return 0;
 }
 
+/* The /etc snapshot, reopened by path in our mount namespace (the
+ * supervisor's fd is of its namespace's mount, which we cannot bind) before
+ * anything covers it, and used only if it is the very directory the
+ * supervisor checked.  -1: bind the entries. */
+static int
+open_etc_snapshot (int checked, const char *path)
+{
+  if (checked < 0)
+    return -1;
+  int fd = open (path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -1; /* e.g. a uid in a user namespace that cannot reach the cache */
+  struct stat a, b;
+  if (fstat (fd, &a) == 0 && fstat (checked, &b) == 0 && a.st_dev == b.st_dev
+      && a.st_ino == b.st_ino)
+    return fd;
+  close (fd);
+  return -1;
+}
+
 static int build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns,
-                       const int *src_fds, int lowers_fd, struct corral_error *err);
+                       const int *src_fds, int lowers_fd, int etc_fd,
+                       struct corral_error *err);
 
 int
 corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns,
-                     struct corral_error *err)
+                     int etc_fd, const char *etc_path, struct corral_error *err)
 {
   /* Nothing we mount may propagate back to the host. */
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -547,8 +575,11 @@ corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid, bool 
                             O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
     r = corral_fail (err, errno, "root file system layers in %s",
                      spec->lowers_base ? spec->lowers_base : "/");
+  int etc = r == 0 ? open_etc_snapshot (etc_fd, etc_path) : -1;
   if (r == 0)
-    r = build_root (spec, uid, gid, userns, src_fds, lowers_fd, err);
+    r = build_root (spec, uid, gid, userns, src_fds, lowers_fd, etc, err);
+  if (etc >= 0)
+    close (etc);
   if (lowers_fd >= 0)
     close (lowers_fd);
   for (size_t i = 0; i < spec->n_mounts; i++)
@@ -622,7 +653,7 @@ overlay_root (const struct corral_spec *spec, bool userns, int lowers_fd, struct
 
 static int
 build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns, const int *src_fds,
-            int lowers_fd, struct corral_error *err)
+            int lowers_fd, int etc_fd, struct corral_error *err)
 {
   const char *root = NEWROOT;
   bool image = spec->n_lowers > 0;
@@ -639,7 +670,7 @@ build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns, c
     return corral_fail (err, errno, "open new root");
 
   /* An image brings its own /usr and /etc. */
-  if (!image && (host_system_dirs (rootfd, err) < 0 || host_etc (rootfd, err) < 0))
+  if (!image && (host_system_dirs (rootfd, err) < 0 || host_etc (rootfd, etc_fd, err) < 0))
     return -1;
   if (make_dev (rootfd, err) < 0 || make_proc (rootfd, err) < 0)
     return -1;

@@ -370,7 +370,7 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
 
   struct corral_sandbox_ctx ctx = {
     .spec = spec, .env = spec->env ? spec->env : corral_default_env, .uid = uid, .gid = gid,
-    .userns = userns,
+    .userns = userns, .etc_fd = -1,
     .rl_cpu_s = CORRAL_NO_LIMIT, .rl_as = CORRAL_NO_LIMIT, .rl_nproc = CORRAL_NO_LIMIT,
     .rl_fsize = spec->fsize, .rl_nofile = spec->nofile, .rl_stack = spec->stack,
   };
@@ -438,6 +438,10 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
     }
   if (corral_cgroup_open_join (cg, &ctx.join, err) < 0)
     goto out;
+  /* The host view's /etc: a snapshot bound with one mount, when the cache
+   * has (or can make) a current one; else the sandbox binds entries. */
+  if (spec->n_lowers == 0)
+    ctx.etc_fd = corral_etc_snapshot (ctx.etc_path, sizeof ctx.etc_path);
   ctx.sync_rd = sync_p[0];
   ctx.parent_fds[0] = sync_p[1];
   ctx.parent_fds[1] = rep_p[0];
@@ -482,6 +486,9 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
     }
   pid = (pid_t) p;
   corral_cgroup_join_close (&ctx.join);
+  if (ctx.etc_fd >= 0)
+    close (ctx.etc_fd);
+  ctx.etc_fd = -1;
   close (sync_p[0]);
   sync_p[0] = -1;
   close (rep_p[1]);
@@ -687,6 +694,8 @@ out:
     if (fds[i] >= 0)
       close (fds[i]);
   corral_cgroup_join_close (&ctx.join);
+  if (ctx.etc_fd >= 0)
+    close (ctx.etc_fd);
   free (out.buf);
   free (errs.buf);
   corral_cgroup_destroy (cg);
