@@ -18,7 +18,7 @@ from conftest import host_snapshot, processes_matching
 def leftovers():
     """What a server could leave: mounts, cgroups, work dirs, processes."""
     _, mounts, cgroups = host_snapshot()
-    work = sorted(d for d in os.listdir("/tmp") if d.startswith("corral-serve."))
+    work = sorted(d for d in os.listdir("/tmp") if d.startswith("corral-serve"))
     return mounts, cgroups, work, processes_matching(b"corral-serve")
 
 
@@ -227,6 +227,46 @@ def test_a_full_queue_answers_504(corral):
         assert s.stop() == 0
 
 
+def raw_post(server, path, body):
+    """Sends a request on a socket of its own and returns the socket (the
+    test hangs up by closing it)."""
+    import socket
+    host, port = server.url.split("//")[1].split(":")
+    data = json.dumps(body).encode()
+    c = socket.create_connection((host, int(port)))
+    c.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(data), data))
+    return c
+
+
+def test_a_client_that_hangs_up_leaves_no_work_behind(corral):
+    """A hung-up client's running job is cancelled and its queued job is
+    dropped: a later request is served at once, not after them."""
+    before = leftovers()
+    s = Server(corral, "--max-concurrency", "1")
+    try:
+        slow = {"code": "import time; time.sleep(30)", "language": "python", "run_timeout": 60}
+        running = raw_post(s, "/run_code", slow)
+        time.sleep(1.0)
+        queued = raw_post(s, "/run_code", slow)
+        time.sleep(0.5)
+        queued.close()      # dropped from the queue
+        time.sleep(0.5)
+        running.close()     # its sandbox killed
+        t0 = time.time()
+        r = s.run(code="print('next')", language="python")
+        assert r["status"] == "Success" and r["run_result"]["stdout"] == "next\n", r
+        assert time.time() - t0 < 10, time.time() - t0
+        st, m = s.req("/metrics")
+        assert "corral_queue_depth 0\n" in m, m
+    finally:
+        assert s.stop() == 0
+    gone = [l for l in s.log if '"status":499' in l]
+    assert len(gone) == 2 and all("abandoned" in l for l in gone), s.log
+    time.sleep(0.2)
+    assert leftovers() == before
+
+
 def test_sigterm_finishes_running_jobs_and_leaves_nothing(corral):
     before = leftovers()
     s = Server(corral, "--max-concurrency", "2", "--shutdown-grace", "20")
@@ -268,8 +308,22 @@ def test_sigterm_past_the_grace_kills_the_sandbox(corral):
     (["--bogus"], "unknown option"),
 ])
 def test_bad_options(corral, args, needle):
+    before = leftovers()
     p = corral.cli("serve", *args, timeout=30)
     assert p.returncode == 2 and needle in p.stderr, (p.returncode, p.stderr)
+    assert leftovers() == before
+
+
+def test_a_port_in_use_leaves_nothing(corral):
+    import socket
+    before = leftovers()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        p = corral.cli("serve", "--port", str(taken.getsockname()[1]), timeout=30)
+    assert p.returncode == 125 and "cannot listen" in p.stderr, (p.returncode, p.stderr)
+    time.sleep(0.2)
+    assert leftovers() == before
 
 
 # ---- the ms-enclave API --------------------------------------------------------------
@@ -347,6 +401,38 @@ def test_pooled_executions_wait_for_an_idle_sandbox(server):
     st, r = jreq(server, "/pool/execute?tool_name=python_executor&timeout=0.05", {"code": "print(1)"})
     t.join()
     assert st == 408, (st, r)
+
+
+def test_a_tool_call_whose_worker_dies_is_a_tool_result(corral):
+    before = leftovers()
+    s = Server(corral, "--max-concurrency", "1")
+    try:
+        st, r = jreq(s, "/pool/initialize?pool_size=1", {"tools_config": {"python_executor": {}}})
+        assert st == 200
+        out = []
+        t = threading.Thread(target=lambda: out.append(jreq(
+            s, "/pool/execute?tool_name=python_executor", {"code": "import time; time.sleep(20)"})))
+        t.start()
+        time.sleep(1.0)
+        def ppid(p):
+            with open(f"/proc/{p}/status") as f:
+                return int(next(l for l in f if l.startswith("PPid:")).split()[1])
+        workers = [p for p in processes_matching(b"--worker-fd") if ppid(p) == s.p.pid]
+        assert len(workers) == 1, workers
+        os.kill(workers[0], signal.SIGKILL)
+        t.join(timeout=30)
+        st, r = out[0]
+        assert st == 200 and r["status"] == "error" and r["tool_name"] == "python_executor", r
+        assert set(r) == {"status", "execution_time", "timestamp", "tool_name", "output",
+                          "metadata", "error"}, r
+        assert "worker" in r["error"], r
+        # the worker was replaced: the pool works on
+        st, r = jreq(s, "/pool/execute?tool_name=python_executor", {"code": "print(2)"})
+        assert r["status"] == "success" and r["output"] == "2\n", r
+    finally:
+        assert s.stop() == 0
+    time.sleep(0.2)
+    assert leftovers() == before  # the dead worker's cgroups reaped by the next run
 
 
 def test_agent_style_calls_in_one_sandbox(server):

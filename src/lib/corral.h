@@ -211,6 +211,9 @@ int corral_result_from_json (const char *text, struct corral_result *r, struct c
  * the running program (through the sandbox init); a second call kills the
  * sandbox and the run ends with IE "interrupted". */
 void corral_interrupt (int sig);
+/* Forgets interrupts so far (a process that runs one sandbox after another
+ * and cancelled one). */
+void corral_interrupt_clear (void);
 
 /* ---- small shared parsers ------------------------------------------------ */
 

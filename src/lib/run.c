@@ -35,6 +35,13 @@ corral_interrupt (int sig)
   interrupt_count++;
 }
 
+void
+corral_interrupt_clear (void)
+{
+  interrupt_count = 0;
+  interrupt_sig = 0;
+}
+
 char *const corral_default_env[] = {
   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
   "HOME=/sandbox", "LANG=C.UTF-8", "TMPDIR=/tmp", NULL,

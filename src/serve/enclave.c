@@ -424,6 +424,8 @@ enclave_shutdown (void)
 
 /* ---- tool calls ----------------------------------------------------------------- */
 
+static char *detail (const char *msg);
+
 static cJSON *
 simple_result (const char *tool, const char *status, const char *output, const char *error)
 {
@@ -644,9 +646,23 @@ call_tool (struct sbx *s, const char *tool, const cJSON *params, double timeout,
       if (ans == NULL)
         {
           *http = refused ? refused : 500;
-          return strdup (refused == 504 ? "{\"detail\":\"the queue is full: retry\"}"
-                                        : "{\"detail\":\"the server is shutting down\"}");
+          return detail (queue_refusal (refused));
         }
+      /* A worker that died answers in SandboxFusion's shape: a ToolResult
+       * here. */
+      cJSON *a = cJSON_Parse (ans);
+      const char *st = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "status"));
+      if (st && strcmp (st, "SandboxError") == 0)
+        {
+          const char *m = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "message"));
+          r = simple_result (tool, "error", "", m ? m : "corral: the run failed");
+          cJSON_Delete (a);
+          free (ans);
+          char *o = cJSON_PrintUnformatted (r);
+          cJSON_Delete (r);
+          return o;
+        }
+      cJSON_Delete (a);
       return ans;
     }
   char *out = cJSON_PrintUnformatted (r);

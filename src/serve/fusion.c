@@ -128,9 +128,12 @@ fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t
   free (text);
   if (answer == NULL)
     {
-      *out = strdup (refused == 504 ? "{\"detail\":\"the queue is full: retry\"}"
-                                    : "{\"detail\":\"the server is shutting down\"}");
-      snprintf (verdict, vlen, "%s", refused == 504 ? "queue-full" : "shutting-down");
+      cJSON *d = cJSON_CreateObject ();
+      cJSON_AddStringToObject (d, "detail", queue_refusal (refused));
+      *out = cJSON_PrintUnformatted (d);
+      cJSON_Delete (d);
+      snprintf (verdict, vlen, "%s", refused == 504 ? "queue-full" : refused == 499 ? "abandoned"
+                                                                                    : "shutting-down");
       return refused ? refused : 500;
     }
   cJSON *a = cJSON_Parse (answer);

@@ -6,6 +6,7 @@
  * whatever the queue holds. */
 #include "config.h"
 #include "server.h"
+#include "fsat.h"
 #include "image.h"
 
 #include <arpa/inet.h>
@@ -270,7 +271,12 @@ on_request (void *cls, struct MHD_Connection *c, const char *url, const char *me
     }
   int status = 500;
   char verdict[32];
+  /* queue_run watches this connection: a client that hangs up leaves no
+   * job behind */
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info (c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  queue_watch (ci ? ci->connect_fd : -1);
   enum MHD_Result ret = route (c, url, method, r, &status, verdict, sizeof verdict);
+  queue_watch (-1);
   access_log (c, method, url, status, now_s () - r->t0, verdict);
   return ret;
 }
@@ -288,6 +294,15 @@ on_done (void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTe
       free (r);
     }
   *con_cls = NULL;
+}
+
+/* The state directory and everything in it (a dead worker's work dir). */
+static void
+drop_state (const char *state, bool tmpfs)
+{
+  if (tmpfs)
+    umount2 (state, MNT_DETACH);
+  fsat_remove (AT_FDCWD, state);
 }
 
 /* ---- options ----------------------------------------------------------------- */
@@ -472,6 +487,12 @@ main (int argc, char **argv)
     return fail_usage ("unexpected argument `%s`", argv[optind]);
   if (store && !image_name)
     return fail_usage ("--store is for --image");
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) cfg.port) };
+  if (inet_pton (AF_INET, cfg.host, &sa.sin_addr) != 1)
+    {
+      fprintf (stderr, "corral: serve: --host %s: not an IPv4 address\n", cfg.host);
+      return 2;
+    }
 
   struct corral_error err = { 0 };
   struct corral_policy *policy = NULL;
@@ -525,17 +546,24 @@ main (int argc, char **argv)
       if (sv && (corral_parse_size (sv, &ssz) < 0 || ssz == CORRAL_NO_LIMIT || ssz < (1u << 20)))
         {
           fprintf (stderr, "corral: serve: CORRAL_SERVE_STATE_SIZE=%s is not a size\n", sv);
+          drop_state (state, false);
           return 2;
         }
       snprintf (opts, sizeof opts, "size=%llu,mode=0711", (unsigned long long) ssz);
       state_tmpfs = mount ("tmpfs", state, "tmpfs", MS_NOSUID | MS_NODEV, opts) == 0;
     }
   enclave_init (state, cfg.idle);
+  /* the workers' own work directories go in it too: one left by a worker
+   * that died goes with it */
+  setenv ("CORRAL_SERVE_STATE", state, 1);
 
   /* the workers: this program again, with --worker-fd 3 */
   char **wargv = calloc ((size_t) argc + 3, sizeof *wargv);
   if (wargv == NULL)
-    return 125;
+    {
+      drop_state (state, state_tmpfs);
+      return 125;
+    }
   for (int i = 0; i < argc; i++)
     wargv[i] = argv[i];
   wargv[argc] = "--worker-fd";
@@ -556,16 +584,11 @@ main (int argc, char **argv)
   if (queue_start (wargv, cfg.workers, cfg.queue) < 0)
     {
       fprintf (stderr, "corral: serve: cannot start the workers: %s\n", strerror (errno));
+      queue_stop (0);
+      drop_state (state, state_tmpfs);
       return 125;
     }
 
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) cfg.port) };
-  if (inet_pton (AF_INET, cfg.host, &sa.sin_addr) != 1)
-    {
-      fprintf (stderr, "corral: serve: --host %s: not an IPv4 address\n", cfg.host);
-      queue_stop (0);
-      return 2;
-    }
   bool loopback = (ntohl (sa.sin_addr.s_addr) >> 24) == 127;
   if (!loopback && cfg.api_key[0] == '\0')
     fprintf (stderr, "corral: serve: warning: listening on %s without --api-key: anyone who can "
@@ -582,6 +605,7 @@ main (int argc, char **argv)
     {
       fprintf (stderr, "corral: serve: cannot listen on %s:%u (in use, or not allowed)\n", cfg.host, cfg.port);
       queue_stop (0);
+      drop_state (state, state_tmpfs);
       return 125;
     }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info (d, MHD_DAEMON_INFO_BIND_PORT);
@@ -598,9 +622,7 @@ main (int argc, char **argv)
   queue_stop (cfg.grace);
   MHD_stop_daemon (d);
   enclave_shutdown ();
-  if (state_tmpfs)
-    umount2 (state, MNT_DETACH);
-  rmdir (state);
+  drop_state (state, state_tmpfs);
   if (image_name)
     image_release (&im, image_lock);
   free (wargv);

@@ -85,7 +85,9 @@ native_run (const char *body, size_t len, char **out, char *verdict, size_t vlen
   free (text);
   if (answer == NULL)
     {
-      *out = detail (refused == 504 ? "the queue is full: retry" : "the server is shutting down");
+      *out = detail (queue_refusal (refused));
+      if (refused == 499)
+        snprintf (verdict, vlen, "abandoned");
       return refused ? refused : 500;
     }
   cJSON *a2 = cJSON_Parse (answer);

@@ -5,12 +5,18 @@
  * sends it, and waits for the answer; the request's thread waits for its
  * job to be done.  A full queue refuses at once (the caller answers 504,
  * which verl retries).  A worker that dies is started again, and its job
- * answered with a SandboxError. */
+ * answered with a SandboxError.
+ *
+ * A client that hangs up does not leave work behind: while its request
+ * waits, its connection is watched (POLLRDHUP); a job still queued is
+ * dropped, a running one is cancelled (SIGUSR1 makes the worker kill the
+ * sandbox) and its answer thrown away. */
 #include "config.h"
 #include "server.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -24,10 +30,14 @@
 
 extern char **environ;
 
+struct worker;
+
 struct job {
   char *text;
   char *answer;
   bool done;
+  bool abandoned;         /* its client left while it ran: the dispatcher frees it */
+  struct worker *on;      /* the worker running it, once taken */
   struct job *next;
 };
 
@@ -116,6 +126,7 @@ dispatch (void *arg)
         q.tail = NULL;
       q.queued--;
       q.running++;
+      j->on = w;
       pthread_mutex_unlock (&q.mu);
 
       char *answer = NULL;
@@ -135,13 +146,72 @@ dispatch (void *arg)
             fprintf (stderr, "corral-serve: cannot restart a worker: %s\n", strerror (errno));
         }
       pthread_mutex_lock (&q.mu);
-      j->answer = answer;
-      j->done = true;
       q.running--;
-      pthread_cond_broadcast (&q.job_done);
+      if (j->abandoned)
+        {
+          free (answer);
+          free (j->text);
+          free (j);
+        }
+      else
+        {
+          j->answer = answer;
+          j->done = true;
+          pthread_cond_broadcast (&q.job_done);
+        }
       pthread_mutex_unlock (&q.mu);
     }
   return NULL;
+}
+
+static __thread int watched_fd = -1;
+
+void
+queue_watch (int fd)
+{
+  watched_fd = fd;
+}
+
+/* The peer closed (or reset) the connection.  A client that half-closes
+ * after its request would read as gone too; HTTP clients do not. */
+static bool
+client_gone (int fd)
+{
+  struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+  return poll (&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+/* With q.mu held: j's client left.  A queued job leaves the queue (and is
+ * freed); a running one is cancelled and left to its dispatcher. */
+static void
+abandon (struct job *j)
+{
+  if (j->on == NULL)
+    {
+      struct job **pp = &q.head;
+      while (*pp && *pp != j)
+        pp = &(*pp)->next;
+      if (*pp)
+        {
+          *pp = j->next;
+          if (q.tail == j)
+            {
+              q.tail = NULL;
+              for (struct job *t = q.head; t; t = t->next)
+                q.tail = t;
+            }
+          q.queued--;
+        }
+      free (j->text);
+      free (j);
+      return;
+    }
+  j->abandoned = true;
+  /* Under q.mu, before the dispatcher can mark j done and send the next
+   * job: the signal cannot hit a later job (the worker clears it as it
+   * takes one). */
+  if (j->on->pid > 0)
+    kill (j->on->pid, SIGUSR1);
 }
 
 int
@@ -191,13 +261,41 @@ queue_run (const char *job_text, int *refused)
   q.tail = j;
   q.queued++;
   pthread_cond_signal (&q.has_job);
+  int fd = watched_fd;
   while (!j->done)
-    pthread_cond_wait (&q.job_done, &q.mu);
+    {
+      if (fd < 0)
+        {
+          pthread_cond_wait (&q.job_done, &q.mu);
+          continue;
+        }
+      struct timespec t;
+      clock_gettime (CLOCK_REALTIME, &t);
+      t.tv_nsec += 200000000L;
+      if (t.tv_nsec >= 1000000000L)
+        t.tv_sec++, t.tv_nsec -= 1000000000L;
+      pthread_cond_timedwait (&q.job_done, &q.mu, &t);
+      if (!j->done && client_gone (fd))
+        {
+          abandon (j);
+          pthread_mutex_unlock (&q.mu);
+          *refused = 499;
+          return NULL;
+        }
+    }
   pthread_mutex_unlock (&q.mu);
   char *a = j->answer;
   free (j->text);
   free (j);
   return a;
+}
+
+const char *
+queue_refusal (int refused)
+{
+  return refused == 504 ? "the queue is full: retry"
+         : refused == 499 ? "the client closed the connection"
+                          : "the server is shutting down";
 }
 
 void

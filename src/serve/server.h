@@ -7,8 +7,12 @@
 /* queue.c */
 int queue_start (char **worker_argv, size_t workers, size_t capacity);
 /* Runs a job: blocks until its answer (malloc'd JSON text).  NULL with
- * *refused = 504 when the queue is full, 503 when shutting down. */
+ * *refused = 504 when the queue is full, 503 when shutting down, 499 when
+ * the client of the connection queue_watch named (for this thread) hung
+ * up; queue_refusal says which in words. */
 char *queue_run (const char *job_text, int *refused);
+void queue_watch (int connection_fd);
+const char *queue_refusal (int refused);
 void queue_depth (size_t *queued, size_t *running);
 void queue_stop (double grace_s);
 

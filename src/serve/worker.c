@@ -430,9 +430,13 @@ static char workdir[PATH_MAX];
 static void
 make_workdir (uint64_t size)
 {
+  const char *state = getenv ("CORRAL_SERVE_STATE"); /* the server's */
   const char *rt = getenv ("XDG_RUNTIME_DIR");
-  snprintf (workdir, sizeof workdir, "%s/corral-serve.XXXXXX",
-            geteuid () != 0 && rt && *rt ? rt : "/tmp");
+  if (state && state[0] == '/')
+    snprintf (workdir, sizeof workdir, "%s/work.XXXXXX", state);
+  else
+    snprintf (workdir, sizeof workdir, "%s/corral-serve.XXXXXX",
+              geteuid () != 0 && rt && *rt ? rt : "/tmp");
   if (mkdtemp (workdir) == NULL)
     {
       fprintf (stderr, "corral-serve: worker: %s: %s\n", workdir, strerror (errno));
@@ -463,6 +467,16 @@ on_term (int sig)
   corral_interrupt (SIGKILL);
 }
 
+/* SIGUSR1 from the server: the client of the running job hung up; kill
+ * its sandbox (the answer is thrown away). */
+static void
+on_cancel (int sig)
+{
+  (void) sig;
+  corral_interrupt (SIGKILL);
+  corral_interrupt (SIGKILL);
+}
+
 void
 serve_worker_main (int fd, const struct serve_root *root, const struct serve_limits *lim)
 {
@@ -471,6 +485,9 @@ serve_worker_main (int fd, const struct serve_root *root, const struct serve_lim
   struct sigaction sa = { .sa_handler = on_term };
   sigemptyset (&sa.sa_mask);
   sigaction (SIGTERM, &sa, NULL);
+  struct sigaction sc = { .sa_handler = on_cancel, .sa_flags = SA_RESTART };
+  sigemptyset (&sc.sa_mask);
+  sigaction (SIGUSR1, &sc, NULL);
   const char *ws = getenv ("CORRAL_SERVE_WORK_SIZE");
   uint64_t size = 1ull << 30;
   if (ws)
@@ -482,6 +499,9 @@ serve_worker_main (int fd, const struct serve_root *root, const struct serve_lim
       char *text = serve_recv (fd, 256u << 20, &len);
       if (text == NULL)
         break;
+      /* a cancel meant for the job before this one must not hit this one */
+      if (!stop_requested)
+        corral_interrupt_clear ();
       cJSON *job = cJSON_Parse (text);
       free (text);
       const char *kind = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (job, "kind"));
