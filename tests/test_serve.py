@@ -516,10 +516,64 @@ def test_enclave_bad_requests(server, path, body, method, status):
     assert server.req("/v1/ping")[0] == 200
 
 
-def test_run_jupyter_is_a_clear_error(server):
-    st, text = server.req("/run_jupyter", {"cells": ["print(1)"]})
+def have_jupyter():
+    return subprocess.run(["/usr/bin/python3", "-c", "import jupyter_client, ipykernel"],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not have_jupyter(), reason="python3-jupyter-client and python3-ipykernel "
+                    "are not installed (.ci/run installs them)")
+def test_run_jupyter_runs_the_cells_in_one_kernel(server):
+    import base64
+    cells = ["a = 123", "a", "print(a)", "import sys; sys.stderr.write('stderr message')",
+             "raise RuntimeError('error message')", "print(open('in.txt').read()); "
+             "open('out.txt', 'w').write('made in a cell')",
+             "import socket; socket.create_connection(('1.1.1.1', 53), timeout=1)"]
+    st, text = server.req("/run_jupyter", {"cells": cells, "files": {"in.txt": base64.b64encode(b"given").decode()},
+                                           "fetch_files": ["out.txt"]})
     r = json.loads(text)
-    assert st == 200 and r["status"] == "SandboxError" and "not supported" in r["message"]
+    assert st == 200 and r["status"] == "Success" and r["message"] == "", r
+    assert set(r) == {"status", "message", "driver", "cells", "executor_pod_name", "files"}
+    assert r["driver"]["status"] == "Finished" and r["driver"]["return_code"] == 0, r["driver"]
+    c = r["cells"]
+    assert len(c) == 7 and all(set(x) == {"stdout", "stderr", "display", "error"} for x in c)
+    assert c[1]["display"] == [{"text/plain": "123"}]
+    assert c[2]["stdout"] == "123\n"
+    assert c[3]["stderr"] == "stderr message"
+    assert c[4]["error"][0]["ename"] == "RuntimeError" and c[4]["error"][0]["evalue"] == "error message"
+    assert c[5]["stdout"] == "given\n"
+    assert c[6]["error"] and c[6]["error"][0]["ename"] in ("OSError", "TimeoutError", "gaierror"), c[6]
+    assert r["files"] == {"out.txt": base64.b64encode(b"made in a cell").decode()}
+
+
+@pytest.mark.skipif(not have_jupyter(), reason="no python3-jupyter-client / python3-ipykernel")
+def test_run_jupyter_timeouts(server):
+    # a cell over cell_timeout is interrupted; the next cells run
+    st, text = server.req("/run_jupyter", {"cells": ["import time; time.sleep(30)", "print('after')"],
+                                           "cell_timeout": 1})
+    r = json.loads(text)
+    assert r["status"] == "Success", r
+    assert r["cells"][0]["error"][0]["ename"] == "TimeoutError" and r["cells"][1]["stdout"] == "after\n"
+    # over total_timeout (+10 s for the kernel, as upstream): Failed, no cells
+    t0 = time.time()
+    st, text = server.req("/run_jupyter", {"cells": ["import time; time.sleep(60)"], "total_timeout": 0.5})
+    r = json.loads(text)
+    assert r["status"] == "Failed" and r["cells"] == [] and r["driver"]["status"] == "TimeLimitExceeded", r
+    assert time.time() - t0 < 20
+
+
+@pytest.mark.parametrize("body,field,kind", [
+    ({}, "cells", "missing"),
+    ({"cells": "print(1)"}, "cells", "list_type"),
+    ({"cells": [1]}, "cells", "string_type"),
+    ({"cells": [], "kernel": "ir"}, "kernel", "literal_error"),
+    ({"cells": [], "total_timeout": "x"}, "total_timeout", "float_type"),
+    ({"cells": [], "files": {"a": None}}, "files", "string_type"),
+])
+def test_run_jupyter_bad_requests_are_422(server, body, field, kind):
+    st, text = server.req("/run_jupyter", body)
+    d = json.loads(text)["detail"]
+    assert st == 422 and d[0]["loc"] == ["body", field] and d[0]["type"] == kind, (st, d)
 
 
 def test_idle_sandboxes_expire(corral):
@@ -659,5 +713,8 @@ def test_serve_on_an_image(corral, shared_tmp):
         assert r["status"] == "success" and r["output"] == "v2\nnew\n", r  # the image's files
         r = s.run(code="print(1)", language="python")
         assert r["status"] == "SandboxError" and "needs python3" in r["message"], r
+        st, text = s.req("/run_jupyter", {"cells": ["print(1)"]})
+        r = json.loads(text)
+        assert st == 200 and r["status"] == "SandboxError" and "python3" in r["message"], r
     finally:
         assert s.stop() == 0

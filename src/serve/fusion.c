@@ -1,6 +1,7 @@
-/* fusion.c - SandboxFusion's POST /run_code: the request checked as its
- * FastAPI model checks it (422 with pydantic's error list otherwise), then
- * run as one job.  The response rules are worker.c's. */
+/* fusion.c - SandboxFusion's POST /run_code and /run_jupyter: the request
+ * checked as its FastAPI model checks it (422 with pydantic's error list
+ * otherwise), then run as one job.  The response rules are worker.c's and
+ * jupyter.c's. */
 #include "config.h"
 #include "server.h"
 
@@ -38,26 +39,91 @@ detail (cJSON *list)
   return s;
 }
 
+/* files (path -> base64; null allowed by /run_code) and fetch_files. */
+static void
+check_files (cJSON *list, const cJSON *req, bool null_ok)
+{
+  const cJSON *files = cJSON_GetObjectItemCaseSensitive (req, "files"), *f;
+  if (files && !cJSON_IsNull (files))
+    {
+      if (!cJSON_IsObject (files))
+        add_error (list, "dict_type", "files", "Input should be a valid dictionary", files);
+      else
+        cJSON_ArrayForEach (f, files)
+          if (!cJSON_IsString (f) && !(null_ok && cJSON_IsNull (f)))
+            add_error (list, "string_type", "files", "Input should be a valid string", f);
+    }
+  const cJSON *ff = cJSON_GetObjectItemCaseSensitive (req, "fetch_files");
+  if (ff && !cJSON_IsNull (ff))
+    {
+      if (!cJSON_IsArray (ff))
+        add_error (list, "list_type", "fetch_files", "Input should be a valid list", ff);
+      else
+        cJSON_ArrayForEach (f, ff)
+          if (!cJSON_IsString (f))
+            add_error (list, "string_type", "fetch_files", "Input should be a valid string", f);
+    }
+}
+
+/* The job's answer, or the refusal (queue full, shutting down, client
+ * gone) in FastAPI's shape; the verdict for the log. */
+static int
+run_job (const char *kind, cJSON *req, char **out, char *verdict, size_t vlen)
+{
+  cJSON *job = cJSON_CreateObject ();
+  cJSON_AddStringToObject (job, "kind", kind);
+  cJSON_AddItemToObject (job, "request", req);
+  char *text = cJSON_PrintUnformatted (job);
+  cJSON_Delete (job);
+  if (text == NULL)
+    return 500;
+  int refused;
+  char *answer = queue_run (text, &refused);
+  free (text);
+  if (answer == NULL)
+    {
+      cJSON *d = cJSON_CreateObject ();
+      cJSON_AddStringToObject (d, "detail", queue_refusal (refused));
+      *out = cJSON_PrintUnformatted (d);
+      cJSON_Delete (d);
+      snprintf (verdict, vlen, "%s", refused == 504 ? "queue-full" : refused == 499 ? "abandoned"
+                                                                                    : "shutting-down");
+      return refused ? refused : 500;
+    }
+  cJSON *a = cJSON_Parse (answer);
+  const char *st = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "status"));
+  snprintf (verdict, vlen, "%s", st ? st : "?");
+  cJSON_Delete (a);
+  *out = answer;
+  return 200;
+}
+
+/* The body as a JSON object, else the 422. */
+static cJSON *
+parse_body (const char *body, size_t len, char **out)
+{
+  cJSON *req = cJSON_ParseWithLength (body, len);
+  if (cJSON_IsObject (req))
+    return req;
+  cJSON *list = cJSON_CreateArray ();
+  if (req == NULL)
+    add_error (list, "json_invalid", NULL, "JSON decode error", NULL);
+  else
+    add_error (list, "model_attributes_type", NULL, "Input should be a valid dictionary or object "
+               "to extract fields from", req);
+  cJSON_Delete (req);
+  *out = detail (list);
+  return NULL;
+}
+
 int
 fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t vlen)
 {
   snprintf (verdict, vlen, "-");
-  cJSON *list = cJSON_CreateArray ();
-  cJSON *req = cJSON_ParseWithLength (body, len);
+  cJSON *req = parse_body (body, len, out);
   if (req == NULL)
-    {
-      add_error (list, "json_invalid", NULL, "JSON decode error", NULL);
-      *out = detail (list);
-      return 422;
-    }
-  if (!cJSON_IsObject (req))
-    {
-      add_error (list, "model_attributes_type", NULL, "Input should be a valid dictionary or object "
-                 "to extract fields from", req);
-      *out = detail (list);
-      cJSON_Delete (req);
-      return 422;
-    }
+    return 422;
+  cJSON *list = cJSON_CreateArray ();
   const cJSON *code = cJSON_GetObjectItemCaseSensitive (req, "code");
   const cJSON *lang = cJSON_GetObjectItemCaseSensitive (req, "language");
   if (code == NULL)
@@ -88,26 +154,7 @@ fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t
   const cJSON *in = cJSON_GetObjectItemCaseSensitive (req, "stdin");
   if (in && !cJSON_IsNull (in) && !cJSON_IsString (in))
     add_error (list, "string_type", "stdin", "Input should be a valid string", in);
-  const cJSON *files = cJSON_GetObjectItemCaseSensitive (req, "files"), *f;
-  if (files && !cJSON_IsNull (files))
-    {
-      if (!cJSON_IsObject (files))
-        add_error (list, "dict_type", "files", "Input should be a valid dictionary", files);
-      else
-        cJSON_ArrayForEach (f, files)
-          if (!cJSON_IsString (f) && !cJSON_IsNull (f))
-            add_error (list, "string_type", "files", "Input should be a valid string", f);
-    }
-  const cJSON *ff = cJSON_GetObjectItemCaseSensitive (req, "fetch_files");
-  if (ff && !cJSON_IsNull (ff))
-    {
-      if (!cJSON_IsArray (ff))
-        add_error (list, "list_type", "fetch_files", "Input should be a valid list", ff);
-      else
-        cJSON_ArrayForEach (f, ff)
-          if (!cJSON_IsString (f))
-            add_error (list, "string_type", "fetch_files", "Input should be a valid string", f);
-    }
+  check_files (list, req, true);
   if (cJSON_GetArraySize (list) > 0)
     {
       *out = detail (list);
@@ -115,31 +162,43 @@ fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t
       return 422;
     }
   cJSON_Delete (list);
+  return run_job ("run_code", req, out, verdict, vlen);
+}
 
-  cJSON *job = cJSON_CreateObject ();
-  cJSON_AddStringToObject (job, "kind", "run_code");
-  cJSON_AddItemToObject (job, "request", req);
-  char *text = cJSON_PrintUnformatted (job);
-  cJSON_Delete (job);
-  if (text == NULL)
-    return 500;
-  int refused;
-  char *answer = queue_run (text, &refused);
-  free (text);
-  if (answer == NULL)
+int
+fusion_run_jupyter (const char *body, size_t len, char **out, char *verdict, size_t vlen)
+{
+  snprintf (verdict, vlen, "-");
+  cJSON *req = parse_body (body, len, out);
+  if (req == NULL)
+    return 422;
+  cJSON *list = cJSON_CreateArray ();
+  const cJSON *cells = cJSON_GetObjectItemCaseSensitive (req, "cells"), *c;
+  if (cells == NULL)
+    add_error (list, "missing", "cells", "Field required", req);
+  else if (!cJSON_IsArray (cells))
+    add_error (list, "list_type", "cells", "Input should be a valid list", cells);
+  else
+    cJSON_ArrayForEach (c, cells)
+      if (!cJSON_IsString (c))
+        add_error (list, "string_type", "cells", "Input should be a valid string", c);
+  static const char *const floats[] = { "cell_timeout", "total_timeout" };
+  for (size_t i = 0; i < 2; i++)
     {
-      cJSON *d = cJSON_CreateObject ();
-      cJSON_AddStringToObject (d, "detail", queue_refusal (refused));
-      *out = cJSON_PrintUnformatted (d);
-      cJSON_Delete (d);
-      snprintf (verdict, vlen, "%s", refused == 504 ? "queue-full" : refused == 499 ? "abandoned"
-                                                                                    : "shutting-down");
-      return refused ? refused : 500;
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive (req, floats[i]);
+      if (v && (!cJSON_IsNumber (v) || v->valuedouble < 0 || v->valuedouble > 86400))
+        add_error (list, "float_type", floats[i], "Input should be a valid number from 0 to 86400", v);
     }
-  cJSON *a = cJSON_Parse (answer);
-  const char *st = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "status"));
-  snprintf (verdict, vlen, "%s", st ? st : "?");
-  cJSON_Delete (a);
-  *out = answer;
-  return 200;
+  const cJSON *k = cJSON_GetObjectItemCaseSensitive (req, "kernel");
+  if (k && (!cJSON_IsString (k) || strcmp (k->valuestring, "python3") != 0))
+    add_error (list, "literal_error", "kernel", "Input should be 'python3'", k);
+  check_files (list, req, false);
+  if (cJSON_GetArraySize (list) > 0)
+    {
+      *out = detail (list);
+      cJSON_Delete (req);
+      return 422;
+    }
+  cJSON_Delete (list);
+  return run_job ("jupyter", req, out, verdict, vlen);
 }

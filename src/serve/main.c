@@ -197,18 +197,9 @@ route (struct MHD_Connection *c, const char *url, const char *method, struct req
     }
   if (strcmp (url, "/run_jupyter") == 0 && post)
     {
-      /* SandboxFusion's optional notebook endpoint: corral has no Jupyter
-       * runner yet; say so in the response's own shape */
-      cJSON *o = cJSON_CreateObject ();
-      cJSON_AddStringToObject (o, "status", "SandboxError");
-      cJSON_AddStringToObject (o, "message", "run_jupyter is not supported by this corral server: use "
-                               "/run_code, or a python_executor tool");
-      cJSON_AddStringToObject (o, "driver", "");
-      cJSON_AddArrayToObject (o, "cells");
-      cJSON_AddNullToObject (o, "executor_pod_name");
-      cJSON_AddObjectToObject (o, "files");
-      snprintf (verdict, vlen, "SandboxError");
-      return reply_json (c, *status = 200, o);
+      char *out = NULL;
+      *status = fusion_run_jupyter (r->body ? r->body : "", r->len, &out, verdict, vlen);
+      return reply (c, *status, "application/json", out ? out : strdup ("{}"));
     }
   char *out = NULL;
   int st = enclave_route (method, url, query_arg, c, r->body ? r->body : "", r->len, &out, verdict, vlen);

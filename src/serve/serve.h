@@ -90,6 +90,11 @@ cJSON *serve_run_code (const cJSON *job, const struct serve_root *root,
                        const struct serve_limits *lim, const char *workdir,
                        const struct serve_box *box);
 
+/* SandboxFusion's /run_jupyter (jupyter.c): req is the validated request;
+ * returns the response object. */
+cJSON *serve_run_jupyter (const cJSON *req, const struct serve_root *root,
+                          const struct serve_limits *lim, const char *workdir);
+
 /* ms-enclave's tools (tools.c): job {"tool", "params", "dir", "config"};
  * returns a ToolResult. */
 cJSON *serve_tool (const cJSON *job, const struct serve_root *root, const struct serve_limits *lim);

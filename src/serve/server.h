@@ -20,6 +20,7 @@ void queue_stop (double grace_s);
  * status and sets *out to the response text (malloc'd) and *verdict to the
  * run's status for the log and metrics. */
 int fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t vlen);
+int fusion_run_jupyter (const char *body, size_t len, char **out, char *verdict, size_t vlen);
 
 /* enclave.c: the ms-enclave API.  state_dir holds the sandboxes'
  * directories.  enclave_route returns the HTTP status, or 0 when url is not

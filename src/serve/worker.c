@@ -517,6 +517,8 @@ serve_worker_main (int fd, const struct serve_root *root, const struct serve_lim
         }
       cJSON *ans = kind && strcmp (kind, "run_code") == 0
                    ? serve_run_code (cJSON_GetObjectItemCaseSensitive (job, "request"), root, lim, workdir, NULL)
+                   : kind && strcmp (kind, "jupyter") == 0
+                   ? serve_run_jupyter (cJSON_GetObjectItemCaseSensitive (job, "request"), root, lim, workdir)
                    : kind && strcmp (kind, "tool") == 0 ? serve_tool (job, root, lim)
                    : sandbox_error ("unknown job");
       cJSON_Delete (job);
