@@ -379,6 +379,34 @@ def test_the_evalscope_flow(server):
     assert jreq(server, "/sandboxes") == (200, [])
 
 
+def test_pools_are_per_type_and_config(server):
+    def init(n, greeting, typ="docker"):
+        st, r = jreq(server, f"/pool/initialize?pool_size={n}&sandbox_type={typ}",
+                     {"tools_config": {"shell_executor": {}}, "env_vars": {"GREETING": greeting}})
+        assert st == 200, r
+        return r["pool_id"], r["sandbox_ids"]
+
+    a, ids_a = init(2, "a")
+    b, ids_b = init(1, "b")
+    a2, ids_a2 = init(1, "a")         # the same config: the same pool, one bigger
+    c, _ = init(1, "a", "docker_notebook")
+    assert a == a2 and len({a, b, c}) == 3
+    st, info = jreq(server, f"/sandbox/{ids_b[0]}")
+    assert info["metadata"]["pool_id"] == b
+    for pool, want in ((a, "a\n"), (b, "b\n"), (a, "a\n")):
+        st, r = jreq(server, f"/pool/execute?tool_name=shell_executor&pool_id={pool}",
+                     {"command": "echo $GREETING"})
+        assert st == 200 and r["output"] == want, (pool, r)
+    # without pool_id: any pooled sandbox with the tool (EvalScope sends none)
+    st, r = jreq(server, "/pool/execute?tool_name=shell_executor", {"command": "echo $GREETING"})
+    assert st == 200 and r["output"] in ("a\n", "b\n"), r
+    st, r = jreq(server, "/pool/execute?tool_name=shell_executor&pool_id=0123456789abcdef", {"command": "true"})
+    assert st == 404 and "no such pool" in r["detail"], (st, r)
+    st, stats = jreq(server, "/stats")
+    assert {k: v["size"] for k, v in stats["pools"].items()} == {a: 3, b: 1, c: 1}
+    assert stats["pool_size"] == 5
+
+
 def test_pooled_executions_wait_for_an_idle_sandbox(server):
     st, r = jreq(server, "/pool/initialize?pool_size=1", {"tools_config": {"python_executor": {}}})
     assert st == 200

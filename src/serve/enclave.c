@@ -41,6 +41,7 @@ struct sbx {
   char created[40], updated[40];
   char dir[4096];
   bool pooled, busy, gone;
+  char pool[17];            /* pooled: the pool's id (its type and config), else "" */
   time_t last_used;         /* for the idle expiry */
   unsigned tools;           /* bit per tool */
   struct sbx *next;
@@ -217,7 +218,9 @@ info_json (const struct sbx *s)
   cJSON_AddItemToObject (o, "config", cJSON_Duplicate (s->config, 1));
   cJSON_AddStringToObject (o, "created_at", s->created);
   cJSON_AddStringToObject (o, "updated_at", s->updated);
-  cJSON_AddObjectToObject (o, "metadata");
+  cJSON *md = cJSON_AddObjectToObject (o, "metadata");
+  if (s->pooled)
+    cJSON_AddStringToObject (md, "pool_id", s->pool);
   cJSON_AddItemToObject (o, "available_tools", tools_json (s->tools));
   return o;
 }
@@ -310,6 +313,22 @@ parse_config (const cJSON *c, cJSON **job_config, unsigned *tools, char *err, si
   return 0;
 }
 
+/* A pool is the pooled sandboxes of one sandbox type and one config (the
+ * image, limits, tools, ...): its id is a hash of both, so that
+ * /pool/initialize with the same config again adds to the same pool. */
+static void
+pool_id (const char *type, const cJSON *config, char *out, size_t len)
+{
+  char *text = config ? cJSON_PrintUnformatted (config) : NULL;
+  uint64_t h = 1469598103934665603ull;
+  const char *parts[] = { type ? type : "docker", "\n", text ? text : "{}" };
+  for (size_t k = 0; k < 3; k++)
+    for (const char *c = parts[k]; *c; c++)
+      h = (h ^ (unsigned char) *c) * 1099511628211ull;
+  free (text);
+  snprintf (out, len, "%016llx", (unsigned long long) h);
+}
+
 static struct sbx *
 create (const char *type, const cJSON *config, bool pooled, char *err, size_t elen)
 {
@@ -353,6 +372,8 @@ create (const char *type, const cJSON *config, bool pooled, char *err, size_t el
   s->job_config = jc;
   s->tools = tools;
   s->pooled = pooled;
+  if (pooled)
+    pool_id (type, config, s->pool, sizeof s->pool);
   snprintf (s->status, sizeof s->status, pooled ? "idle" : "running");
   iso_now (s->created, sizeof s->created);
   snprintf (s->updated, sizeof s->updated, "%s", s->created);
@@ -841,6 +862,27 @@ enclave_route (const char *method, const char *url, const char *(*arg) (void *, 
       cJSON_AddNumberToObject (o, "pool_size", (double) pool_size);
       cJSON_AddBoolToObject (o, "pool_enabled", pool_size > 0);
       cJSON_AddBoolToObject (o, "pool_initialized", pool_initialized);
+      /* corral's addition: each pool's size and idle sandboxes */
+      cJSON *pools = cJSON_AddObjectToObject (o, "pools");
+      for (struct sbx *s = all; s; s = s->next)
+        if (!s->gone && s->pooled)
+          {
+            cJSON *p = cJSON_GetObjectItemCaseSensitive (pools, s->pool);
+            if (p == NULL)
+              {
+                p = cJSON_AddObjectToObject (pools, s->pool);
+                cJSON_AddStringToObject (p, "sandbox_type", s->type);
+                cJSON_AddNumberToObject (p, "size", 0);
+                cJSON_AddNumberToObject (p, "idle", 0);
+              }
+            cJSON *n = cJSON_GetObjectItemCaseSensitive (p, "size");
+            cJSON_SetNumberValue (n, n->valuedouble + 1);
+            if (!s->busy && strcmp (s->status, "stopped") != 0)
+              {
+                n = cJSON_GetObjectItemCaseSensitive (p, "idle");
+                cJSON_SetNumberValue (n, n->valuedouble + 1);
+              }
+          }
       pthread_mutex_unlock (&mu);
       *out = print (o);
       return 200;
@@ -880,6 +922,9 @@ enclave_route (const char *method, const char *url, const char *(*arg) (void *, 
       cJSON *o = cJSON_CreateObject ();
       cJSON_AddStringToObject (o, "message", "Pool initialized successfully");
       cJSON_AddNumberToObject (o, "pool_size", n);
+      char pid[17];
+      pool_id (arg (ctx, "sandbox_type"), bj, pid, sizeof pid);
+      cJSON_AddStringToObject (o, "pool_id", pid); /* corral's addition */
       cJSON *ids = cJSON_AddArrayToObject (o, "sandbox_ids");
       for (int i = 0; i < (int) n; i++)
         {
@@ -903,6 +948,7 @@ enclave_route (const char *method, const char *url, const char *(*arg) (void *, 
   if (strcmp (url, "/pool/execute") == 0 && post)
     {
       const char *tool = arg (ctx, "tool_name");
+      const char *want_pool = arg (ctx, "pool_id"); /* corral's addition: one pool only */
       double wait_s = query_num (arg (ctx, "timeout"), -1, &bad);
       if (tool == NULL || tool_index (tool) < 0 || bad)
         return *out = detail ("tool_name: python_executor, shell_executor, multi_code_executor or "
@@ -929,7 +975,8 @@ enclave_route (const char *method, const char *url, const char *(*arg) (void *, 
         {
           bool any_pool = false;
           for (struct sbx *s = all; s; s = s->next)
-            if (s->pooled && !s->gone && (s->tools & (1u << tool_index (tool))))
+            if (s->pooled && !s->gone && (s->tools & (1u << tool_index (tool)))
+                && (!want_pool || strcmp (want_pool, s->pool) == 0))
               {
                 any_pool = true;
                 if (!s->busy && strcmp (s->status, "stopped") != 0 && (s->tools & (1u << tool_index (tool)))
@@ -944,13 +991,20 @@ enclave_route (const char *method, const char *url, const char *(*arg) (void *, 
         }
       if (pick == NULL)
         {
-          bool none = true;
+          bool none = true, pool_exists = false;
           for (struct sbx *s = all; s; s = s->next)
-            if (s->pooled && !s->gone && (s->tools & (1u << tool_index (tool))))
-              none = false;
+            {
+              if (s->pooled && !s->gone && want_pool && strcmp (want_pool, s->pool) == 0)
+                pool_exists = true;
+              if (s->pooled && !s->gone && (s->tools & (1u << tool_index (tool)))
+                  && (!want_pool || strcmp (want_pool, s->pool) == 0))
+                none = false;
+            }
           pthread_mutex_unlock (&mu);
           cJSON_Delete (params);
           snprintf (verdict, vlen, "pool-timeout");
+          if (want_pool && !pool_exists)
+            return *out = detail ("pool_id: no such pool (POST /pool/initialize answers its id)"), 404;
           return *out = detail (none ? "no pooled sandbox has that tool: POST /pool/initialize with "
                                        "it in tools_config first"
                                      : "no idle sandbox with that tool became available in time"),

@@ -23,7 +23,8 @@ static double hist_sum;
 void
 metrics_request (const char *path, int status, double secs, const char *verdict)
 {
-  static const char *const known[] = { "/run_code", "/v1/run", "/v1/ping", "/health", "/stats", "/metrics" };
+  static const char *const known[] = { "/run_code", "/run_jupyter", "/v1/run", "/v1/ping", "/health",
+                                       "/stats", "/metrics" };
   const char *p = "other";
   for (size_t i = 0; i < sizeof known / sizeof *known; i++)
     if (strcmp (path, known[i]) == 0)
