@@ -116,6 +116,36 @@ mkdir -p /tmp/ustore && chown 1000:1000 /tmp/ustore
 RES=$(/opt/h/hostile runas 1000 1000 corral run --image e --store /tmp/ustore/s -- /bin/sh -c 'echo $(ls /data) / $(id -u); echo y > /data/w && echo wrote' 2>&1)
 check "image: rootless run on an overlay in a user namespace (userxattr)" [ "$(echo $RES)" = "added keep / 1000 wrote" ]
 
+# corral serve as a systemd unit with Delegate=yes runs it: alone in a
+# cgroup of its own.  Its workers' runs get cgroup v2 limits, and SIGTERM
+# leaves no cgroup behind.
+if [ -x /usr/bin/corral-serve ]; then
+  mkdir /sys/fs/cgroup/corral-serve.service
+  sh -c 'echo $$ > /sys/fs/cgroup/corral-serve.service/cgroup.procs; exec corral serve --port 8080 --max-concurrency 1' \
+    > /tmp/serve.log 2>&1 &
+  spid=$!
+  i=0
+  while [ $i -lt 300 ] && ! wget -q -O /dev/null http://127.0.0.1:8080/health 2>/dev/null; do
+    sleep 0.1; i=$((i + 1))
+  done
+  RES=$(wget -q -O - --header 'Content-Type: application/json' \
+    --post-data '{"argv":["/usr/bin/hostile","membomb"],"memory":67108864,"pids":40}' \
+    http://127.0.0.1:8080/v1/run 2>&1)
+  check "serve in a service's cgroup: a run is MLE under cgroup v2" \
+    [ "$(field status)" = MLE -a "$(backend memory)" = cgroup-v2 -a "$(backend pids)" = cgroup-v2 ]
+  RES=$(ls /sys/fs/cgroup/corral-serve.service)
+  check "serve: the server and workers moved to a leaf, controllers enabled" sh -c \
+    '[ -d /sys/fs/cgroup/corral-serve.service/corral-supervisor ] && grep -q memory /sys/fs/cgroup/corral-serve.service/cgroup.subtree_control'
+  kill -TERM $spid
+  wait $spid
+  src=$?
+  left=$(find /sys/fs/cgroup/corral-serve.service -name 'corral-[0-9]*' | wc -l)
+  RES="exit=$src left=$left $(tail -n 3 /tmp/serve.log | tr '\n' ' ')"
+  check "serve: SIGTERM stops it cleanly, no run cgroup left" [ "$src" -eq 0 -a "$left" -eq 0 ]
+else
+  bad "serve in a service's cgroup" "corral-serve was not copied into the VM"
+fi
+
 echo "VMTEST $pass passed, $fail failed"
 sync
 poweroff -f

@@ -37,8 +37,15 @@ for l in bin lib lib64 sbin; do ln -s "usr/$l" "$root/$l"; done
 cp "$(command -v busybox)" "$root/usr/bin/busybox"
 for a in $(busybox --list); do [ -e "$root/usr/bin/$a" ] || ln -s busybox "$root/usr/bin/$a"; done
 cp "$CORRAL" "$root/usr/bin/corral"
-# corral's shared libraries, at the same paths (merged /usr)
-for lib in $(ldd "$CORRAL" | awk '/=> \//{print $3} /^[[:space:]]*\/lib/{print $1}'); do
+# corral-serve (which `corral serve` finds next to corral), when built
+SERVE=${CORRAL_SERVE:-$(dirname "$CORRAL")/corral-serve}
+bins="$CORRAL"
+if [ -x "$SERVE" ]; then
+  cp "$SERVE" "$root/usr/bin/corral-serve"
+  bins="$bins $SERVE"
+fi
+# their shared libraries, at the same paths (merged /usr)
+for lib in $(for b in $bins; do ldd "$b"; done | awk '/=> \//{print $3} /^[[:space:]]*\/lib/{print $1}' | sort -u); do
   real=$(readlink -f "$lib")
   dest="$root/usr${lib#/usr}"
   mkdir -p "$(dirname "$dest")"
@@ -70,6 +77,9 @@ ib.docker_save_legacy(sys.argv[1] + "/save.tar"); ib.docker_export(sys.argv[1] +
 chmod 644 "$root/opt/img/"*
 cp "$HOSTILE" "$root/opt/h/hostile"
 chmod 755 "$root/opt/h/hostile"
+# and in the host view's /usr, for runs through the server (no --bind there)
+cp "$HOSTILE" "$root/usr/bin/hostile"
+chmod 755 "$root/usr/bin/hostile"
 printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n' > "$root/etc/group"
 cp "$here/guest-init.sh" "$root/init"
