@@ -1023,7 +1023,8 @@ enclave_route (const char *method, const char *url, const char *(*arg) (void *, 
       pthread_cond_broadcast (&idle_cond);
       pthread_mutex_unlock (&mu);
       cJSON *a = cJSON_Parse (*out);
-      snprintf (verdict, vlen, "%s", cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "status")) ?: "-");
+      snprintf (verdict, vlen, "%s", http == 499 ? "abandoned"
+                : cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "status")) ?: "-");
       cJSON_Delete (a);
       return http;
     }
@@ -1067,7 +1068,8 @@ enclave_route (const char *method, const char *url, const char *(*arg) (void *, 
       s->last_used = time (NULL);
       pthread_mutex_unlock (&mu);
       cJSON *a = cJSON_Parse (*out);
-      snprintf (verdict, vlen, "%s", cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "status")) ?: "-");
+      snprintf (verdict, vlen, "%s", http == 499 ? "abandoned"
+                : cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "status")) ?: "-");
       cJSON_Delete (a);
       return http;
     }

@@ -93,9 +93,25 @@ run_job (const char *kind, cJSON *req, char **out, char *verdict, size_t vlen)
   cJSON *a = cJSON_Parse (answer);
   const char *st = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "status"));
   snprintf (verdict, vlen, "%s", st ? st : "?");
+  /* a worker that died (or a shutdown) answers in /run_code's shape: the
+   * notebook endpoint's own instead */
+  if (strcmp (kind, "jupyter") == 0 && a && !cJSON_GetObjectItemCaseSensitive (a, "cells"))
+    {
+      cJSON *o = cJSON_CreateObject ();
+      cJSON_AddStringToObject (o, "status", st ? st : "SandboxError");
+      const char *m = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (a, "message"));
+      cJSON_AddStringToObject (o, "message", m ? m : "");
+      cJSON_AddNullToObject (o, "driver");
+      cJSON_AddArrayToObject (o, "cells");
+      cJSON_AddNullToObject (o, "executor_pod_name");
+      cJSON_AddObjectToObject (o, "files");
+      free (answer);
+      answer = cJSON_PrintUnformatted (o);
+      cJSON_Delete (o);
+    }
   cJSON_Delete (a);
   *out = answer;
-  return 200;
+  return answer ? 200 : 500;
 }
 
 /* The body as a JSON object, else the 422. */

@@ -60,14 +60,28 @@ serve_run_jupyter (const cJSON *req, const struct serve_root *root, const struct
   cJSON_AddStringToObject (job, "stdin", in_text ? in_text : "{}");
   free (in_text);
   cJSON_AddNumberToObject (job, "run_timeout", total + 10);
+  /* The driver is the job's main.py: as upstream (which copies its main.py
+   * after the request's files), a file of that name in the request does
+   * not replace it. */
   const cJSON *files = cJSON_GetObjectItemCaseSensitive (req, "files");
   if (cJSON_IsObject (files))
-    cJSON_AddItemToObject (job, "files", cJSON_Duplicate (files, 1));
+    {
+      cJSON *copy = cJSON_Duplicate (files, 1);
+      cJSON_DeleteItemFromObjectCaseSensitive (copy, "main.py");
+      cJSON_DeleteItemFromObjectCaseSensitive (copy, "./main.py");
+      cJSON_DeleteItemFromObjectCaseSensitive (copy, "/sandbox/main.py");
+      cJSON_AddItemToObject (job, "files", copy);
+    }
+  /* the driver's output is fetched last and taken out of `files` */
   cJSON *ff = cJSON_AddArrayToObject (job, "fetch_files");
   const cJSON *f;
   cJSON_ArrayForEach (f, cJSON_GetObjectItemCaseSensitive (req, "fetch_files"))
-    if (cJSON_IsString (f) && strcmp (f->valuestring, OUT_FILE) != 0)
-      cJSON_AddItemToArray (ff, cJSON_CreateString (f->valuestring));
+    {
+      const char *base = cJSON_IsString (f) ? strrchr (f->valuestring, '/') : NULL;
+      base = base ? base + 1 : cJSON_IsString (f) ? f->valuestring : NULL;
+      if (base && strcmp (base, OUT_FILE) != 0)
+        cJSON_AddItemToArray (ff, cJSON_CreateString (f->valuestring));
+    }
   cJSON_AddItemToArray (ff, cJSON_CreateString (OUT_FILE));
 
   cJSON *r = serve_run_code (job, root, lim, workdir, NULL);

@@ -62,7 +62,9 @@ for code in req["cells"]:
             cell["error"].append(content)
 
     try:
-        kc.execute_interactive(code, output_hook=hook, timeout=timeout)
+        # stop_on_error=False: a cell sent right after an error (or an
+        # interrupt) must run, not land in the kernel's abort window
+        kc.execute_interactive(code, output_hook=hook, timeout=timeout, stop_on_error=False)
     except TimeoutError:
         cell["error"].append({"ename": "TimeoutError", "evalue": "cell timed out after %g s" % timeout,
                               "traceback": []})
