@@ -3,6 +3,7 @@
  * that can express "one string" are read, with every length checked. */
 #include "config.h"
 #include "lcb-tests.h"
+#include "base64.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -12,49 +13,6 @@
 #include <zlib.h>
 
 #define MAX_DECODED (1ull << 30) /* 1 GiB of test data is not a dataset row */
-
-static int
-b64val (int c)
-{
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-static unsigned char *
-b64decode (const char *s, size_t *out_len)
-{
-  size_t n = strlen (s);
-  unsigned char *out = malloc (n / 4 * 3 + 4);
-  if (out == NULL)
-    return NULL;
-  size_t o = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++)
-    {
-      if (s[i] == '=' || s[i] == '\n' || s[i] == '\r')
-        continue;
-      int v = b64val ((unsigned char) s[i]);
-      if (v < 0)
-        {
-          free (out);
-          return NULL;
-        }
-      acc = (acc << 6) | (uint32_t) v;
-      bits += 6;
-      if (bits >= 8)
-        {
-          bits -= 8;
-          out[o++] = (unsigned char) (acc >> bits);
-        }
-    }
-  *out_len = o;
-  return out;
-}
 
 static unsigned char *
 inflate_all (const unsigned char *in, size_t n, size_t *out_len)
@@ -188,7 +146,7 @@ lcb_tests_text (const char *s, struct corral_error *err)
       return strdup (s);
     }
   size_t blen, zlen;
-  unsigned char *b = b64decode (s, &blen);
+  unsigned char *b = base64_decode_loose (s, &blen);
   if (b == NULL)
     {
       corral_fail (err, 0, "neither JSON nor base64");

@@ -21,6 +21,7 @@
  * does; --plain-http for others.  Connection errors and 5xx answers are
  * retried with backoff. */
 #include "config.h"
+#include "base64.h"
 #include "image.h"
 #include "curl-dl.h"
 #include "archive-dl.h"
@@ -131,18 +132,6 @@ parse_ref (const char *in, struct reg *r, struct corral_error *err)
   return 0;
 }
 
-static int
-b64_value (int c)
-{
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 static void
 load_creds (struct reg *r)
 {
@@ -181,24 +170,11 @@ load_creds (struct reg *r)
       const char *pw = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (e, "password"));
       if (auth)
         {
+          size_t dn = 0;
+          unsigned char *raw = base64_decode (auth, &dn);
           char dec[600];
-          size_t o_ = 0;
-          unsigned acc = 0;
-          int bits = 0;
-          for (const char *p = auth; *p && o_ + 1 < sizeof dec; p++)
-            {
-              int v = b64_value (*p);
-              if (v < 0)
-                continue;
-              acc = ((acc << 6) | (unsigned) v) & 0xffffff;
-              bits += 6;
-              if (bits >= 8)
-                {
-                  bits -= 8;
-                  dec[o_++] = (char) ((acc >> bits) & 0xff);
-                }
-            }
-          dec[o_] = '\0';
+          snprintf (dec, sizeof dec, "%s", raw && dn < sizeof dec ? (char *) raw : "");
+          free (raw);
           char *c = strchr (dec, ':');
           if (c)
             {
