@@ -314,6 +314,23 @@ def test_bad_options(corral, args, needle):
     assert leftovers() == before
 
 
+def test_a_killed_servers_state_is_swept_by_the_next(corral):
+    before = leftovers()
+    s = Server(corral, "--max-concurrency", "1")
+    assert s.run(code="print(1)", language="python")["status"] == "Success"
+    s.p.kill()
+    s.p.wait(timeout=30)
+    deadline = time.time() + 10      # its workers leave when their socket closes
+    while processes_matching(b"corral-serve") and time.time() < deadline:
+        time.sleep(0.1)
+    assert [d for d in os.listdir("/tmp") if d.startswith(f"corral-serve-state.{s.p.pid}.")]
+    s2 = Server(corral, "--max-concurrency", "1")
+    assert not [d for d in os.listdir("/tmp") if d.startswith(f"corral-serve-state.{s.p.pid}.")]
+    assert s2.stop() == 0
+    time.sleep(0.2)
+    assert leftovers() == before
+
+
 def test_a_port_in_use_leaves_nothing(corral):
     import socket
     before = leftovers()

@@ -10,6 +10,7 @@
 #include "image.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -287,6 +288,30 @@ on_done (void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTe
   *con_cls = NULL;
 }
 
+/* State directories that servers killed with SIGKILL left (named with
+ * their pid; a pid alive again is left alone): removed, if ours. */
+static void
+sweep_dead_states (const char *base)
+{
+  DIR *d = opendir (base);
+  if (d == NULL)
+    return;
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    {
+      int pid;
+      char rest[32];
+      struct stat st;
+      if (sscanf (de->d_name, "corral-serve-state.%d.%31s", &pid, rest) != 2 || pid <= 0
+          || (kill (pid, 0) == 0 || errno != ESRCH)
+          || fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+          || !S_ISDIR (st.st_mode) || st.st_uid != geteuid ())
+        continue;
+      fsat_remove (dirfd (d), de->d_name);
+    }
+  closedir (d);
+}
+
 /* The state directory and everything in it (a dead worker's work dir). */
 static void
 drop_state (const char *state, bool tmpfs)
@@ -521,7 +546,9 @@ main (int argc, char **argv)
    * cannot fill the host's disk and vanish with us */
   const char *rt = getenv ("XDG_RUNTIME_DIR");
   char state[4096];
-  snprintf (state, sizeof state, "%s/corral-serve-state.XXXXXX", geteuid () != 0 && rt && *rt ? rt : "/tmp");
+  const char *sbase = geteuid () != 0 && rt && *rt ? rt : "/tmp";
+  sweep_dead_states (sbase);
+  snprintf (state, sizeof state, "%s/corral-serve-state.%d.XXXXXX", sbase, (int) getpid ());
   if (mkdtemp (state) == NULL)
     {
       fprintf (stderr, "corral: serve: %s: %s\n", state, strerror (errno));
