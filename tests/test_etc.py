@@ -103,3 +103,26 @@ def test_a_cache_others_can_write_is_not_used(corral_root, shared_tmp):
     out, mounts = listing(corral_root, env)
     assert out == good and mounts == 1  # that one refused and replaced
     assert os.stat(etc_cache / snapshot_name(shared_tmp / "cache")).st_mode & 0o077 == 0
+
+
+def test_a_failed_snapshot_is_not_retried_until_etc_changes(corral_root, shared_tmp):
+    """A cache on a file system too small for the snapshot: the runs bind
+    entries, and after the first failure they stop trying (the failure is
+    noted with /etc's times, and not written again)."""
+    small = shared_tmp / "small"
+    small.mkdir()
+    script = ('mount -t tmpfs -o size=128k tmpfs {d} && "$@" && '
+              'echo "first $(stat -c %y {d}/corral/etc/failed)" && sleep 0.05 && "$@" && "$@" && '
+              'echo "then $(stat -c %y {d}/corral/etc/failed)" && echo "left $(ls -A {d}/corral/etc)"'
+              ).format(d=small)
+    cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
+           corral_root.bin, "run", "--", "/bin/sh", "-c",
+           "test -f /etc/passwd && echo mounts $(awk '$5 ~ \"^/etc\"' /proc/self/mountinfo | wc -l)"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                       env={**corral_root.env(), "XDG_CACHE_HOME": str(small)})
+    assert p.returncode == 0, p.stderr
+    out = dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line)
+    mounts = [int(l.split()[1]) for l in p.stdout.splitlines() if l.startswith("mounts ")]
+    assert len(mounts) == 3 and all(m > 5 for m in mounts), p.stdout   # bound entry by entry
+    assert out["first"] == out["then"], p.stdout                        # not tried again
+    assert out["left"] == "failed", p.stdout                            # nothing half-made left

@@ -20,7 +20,8 @@
  *
  * Everything here is best effort: no cache directory, one that is not ours
  * or is writable by others, a snapshot over the size limits, any error, and
- * the caller falls back to binding the entries one by one (rootfs.c). */
+ * the caller falls back to binding the entries one by one (rootfs.c); a
+ * build that failed is not tried again until /etc itself changes. */
 #include "internal.h"
 #include "cache.h"
 #include "fsat.h"
@@ -165,10 +166,12 @@ copy_file (int sdir, int ddir, const char *name, const char *path, struct manife
                 st.st_mode & 0777);
   if (out < 0)
     goto done;
+  /* What the file held when it was stat'ed, at most: one that grows
+   * meanwhile has a new mtime, and the next run makes a new snapshot. */
   char buf[65536];
-  for (;;)
+  for (off_t left = st.st_size; left > 0;)
     {
-      ssize_t n = read (in, buf, sizeof buf);
+      ssize_t n = read (in, buf, (size_t) (left < (off_t) sizeof buf ? left : (off_t) sizeof buf));
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
@@ -177,6 +180,7 @@ copy_file (int sdir, int ddir, const char *name, const char *path, struct manife
         break;
       if (corral_write_all (out, buf, (size_t) n) != n)
         goto done;
+      left -= n;
     }
   /* The mode again: the umask trimmed the one given to openat. */
   if (fchmod (out, st.st_mode & 0777) < 0)
@@ -524,6 +528,50 @@ fail:
   return -1;
 }
 
+/* A build that failed (over the limits, out of space) is not tried again
+ * by every run: "failed" records /etc's times then, and while they are the
+ * same the runs bind entries without trying. */
+static void
+fail_key (int hfd, char *key, size_t len)
+{
+  struct stat st;
+  if (fstat (hfd, &st) < 0)
+    memset (&st, 0, sizeof st);
+  snprintf (key, len, "%016" PRIx64 " %llu %lld.%09ld %lld.%09ld\n", allow_hash (),
+            (unsigned long long) st.st_ino, (long long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+            (long long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+}
+
+static bool
+failed_before (int cache, int hfd)
+{
+  char want[160], got[160];
+  fail_key (hfd, want, sizeof want);
+  int fd = openat (cache, "failed", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  ssize_t n = read (fd, got, sizeof got - 1);
+  close (fd);
+  if (n <= 0)
+    return false;
+  got[n] = '\0';
+  return strcmp (want, got) == 0;
+}
+
+static void
+note_failure (int cache, int hfd)
+{
+  char key[160], tmp[64];
+  fail_key (hfd, key, sizeof key);
+  snprintf (tmp, sizeof tmp, "tmp-%d-failed", (int) getpid ());
+  int fd = openat (cache, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return;
+  bool ok = corral_write_all (fd, key, strlen (key)) == (ssize_t) strlen (key);
+  if (close (fd) < 0 || !ok || renameat (cache, tmp, cache, "failed") < 0)
+    unlinkat (cache, tmp, 0);
+}
+
 int
 corral_etc_snapshot (char *path, size_t len)
 {
@@ -539,8 +587,13 @@ corral_etc_snapshot (char *path, size_t len)
     {
       if (cache < 0)
         cache = corral_cache_open ("etc", true, dir, sizeof dir);
-      if (cache >= 0 && build (cache, hfd) == 0)
-        etc = open_current (cache, hfd, name, sizeof name);
+      if (cache >= 0 && !failed_before (cache, hfd))
+        {
+          if (build (cache, hfd) == 0)
+            etc = open_current (cache, hfd, name, sizeof name);
+          else
+            note_failure (cache, hfd);
+        }
     }
   if (etc >= 0 && (size_t) snprintf (path, len, "%s/%s/etc", dir, name) >= len)
     {
