@@ -48,6 +48,18 @@ def test_snapshot_shows_what_the_binds_show(corral, shared_tmp):
     assert snaps == [snapshot_name(shared_tmp / "cache")]
     st = os.stat(shared_tmp / "cache" / "corral" / "etc" / snaps[0])
     assert st.st_mode & 0o077 == 0
+    # the snapshot is as read-only in the sandbox as the binds are, and a
+    # program cannot change the cache through it
+    p = subprocess.run(corral.argv(["run", "--json", "--", "/bin/sh", "-c",
+                                    "for f in /etc/passwd /etc/new /etc/ssl/certs/x; do "
+                                    "(echo x >> $f) 2>/dev/null && echo WROTE $f; done; "
+                                    "chmod 777 /etc/passwd 2>/dev/null && echo CHMOD; "
+                                    "grep ' /etc ' /proc/self/mountinfo | grep -c ' ro,'"]),
+                       capture_output=True, text=True, timeout=60, env={**corral.env(), **env})
+    r = json.loads(p.stdout)
+    assert r["stdout"] == "1\n", r
+    passwd = shared_tmp / "cache" / "corral" / "etc" / snaps[0] / "etc" / "passwd"
+    assert passwd.read_bytes() == open("/etc/passwd", "rb").read()
 
 
 def test_snapshot_follows_the_hosts_etc(corral_root, shared_tmp):
