@@ -83,7 +83,13 @@ run_program (const struct corral_sandbox_ctx *ctx, int notif_sock)
     setup_failed (ctx, &err);
 
   set_rlimit (RLIMIT_CORE, 0);
-  set_rlimit (RLIMIT_CPU, ctx->rl_cpu_s);
+  /* CPU: SIGXCPU at the limit (verdict TLE whatever the accounting's
+   * rounding), SIGKILL a second later for a program that ignores it. */
+  if (ctx->rl_cpu_s != CORRAL_NO_LIMIT)
+    {
+      struct rlimit rl = { .rlim_cur = ctx->rl_cpu_s, .rlim_max = ctx->rl_cpu_s + 1 };
+      setrlimit (RLIMIT_CPU, &rl);
+    }
   set_rlimit (RLIMIT_AS, ctx->rl_as);
   set_rlimit (RLIMIT_NPROC, ctx->rl_nproc);
   set_rlimit (RLIMIT_FSIZE, ctx->rl_fsize);
