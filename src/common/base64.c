@@ -39,8 +39,13 @@ value (unsigned char c)
   return p ? (int) (p - alphabet) : -1;
 }
 
-unsigned char *
-base64_decode (const char *s, size_t *out_len)
+/* Strict: RFC 4648 with whitespace skipped; '=' only at the end, at most
+ * two, and no dangling bits.  Loose: Python's base64.b64decode without
+ * validate=True, which LiveCodeBench's private tests were made for: '='
+ * and line breaks skipped wherever they are, and the URL-safe '-' and '_'
+ * taken for '+' and '/'. */
+static unsigned char *
+decode (const char *s, size_t *out_len, int loose)
 {
   size_t n = strlen (s);
   unsigned char *out = malloc (n / 4 * 3 + 4);
@@ -52,15 +57,15 @@ base64_decode (const char *s, size_t *out_len)
   for (size_t i = 0; i < n; i++)
     {
       unsigned char c = (unsigned char) s[i];
-      if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+      if (c == '\n' || c == '\r' || (!loose && (c == ' ' || c == '\t')))
         continue;
       if (c == '=')
         {
           pad++;
           continue;
         }
-      int v = value (c);
-      if (v < 0 || pad)
+      int v = loose && c == '-' ? 62 : loose && c == '_' ? 63 : value (c);
+      if (v < 0 || (pad && !loose))
         {
           free (out);
           return NULL;
@@ -73,7 +78,7 @@ base64_decode (const char *s, size_t *out_len)
           out[o++] = (unsigned char) ((acc >> bits) & 0xff);
         }
     }
-  if (pad > 2 || bits >= 6)
+  if (!loose && (pad > 2 || bits >= 6))
     {
       free (out);
       return NULL;
@@ -83,39 +88,14 @@ base64_decode (const char *s, size_t *out_len)
   return out;
 }
 
-/* Python's base64.b64decode without validate=True, which LiveCodeBench's
- * private tests were made for: '=' and line breaks skipped wherever they
- * are, and the URL-safe '-' and '_' taken for '+' and '/'. */
+unsigned char *
+base64_decode (const char *s, size_t *out_len)
+{
+  return decode (s, out_len, 0);
+}
+
 unsigned char *
 base64_decode_loose (const char *s, size_t *out_len)
 {
-  size_t n = strlen (s);
-  unsigned char *out = malloc (n / 4 * 3 + 4);
-  if (out == NULL)
-    return NULL;
-  size_t o = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++)
-    {
-      unsigned char c = (unsigned char) s[i];
-      if (c == '=' || c == '\n' || c == '\r')
-        continue;
-      int v = c == '-' ? 62 : c == '_' ? 63 : value (c);
-      if (v < 0)
-        {
-          free (out);
-          return NULL;
-        }
-      acc = ((acc << 6) | (uint32_t) v) & 0xffffff;
-      bits += 6;
-      if (bits >= 8)
-        {
-          bits -= 8;
-          out[o++] = (unsigned char) ((acc >> bits) & 0xff);
-        }
-    }
-  out[o] = '\0';
-  *out_len = o;
-  return out;
+  return decode (s, out_len, 1);
 }

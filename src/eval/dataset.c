@@ -59,13 +59,8 @@ on_data (char *p, size_t size, size_t n, void *ud)
 static int
 cache_dir (char *out, size_t len, struct corral_error *err)
 {
-  const char *xdg = getenv ("XDG_CACHE_HOME"), *home = getenv ("HOME");
   char base[PATH_MAX];
-  if (xdg && xdg[0] == '/')
-    snprintf (base, sizeof base, "%s", xdg);
-  else if (home && home[0] == '/')
-    snprintf (base, sizeof base, "%s/.cache", home);
-  else
+  if (corral_cache_home (base, sizeof base) < 0)
     return corral_fail (err, 0, "no cache directory for datasets: set HOME or XDG_CACHE_HOME");
   snprintf (out, len, "%s/corral/datasets", base);
   char step[PATH_MAX];

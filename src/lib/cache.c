@@ -19,16 +19,25 @@ corral_cache_trusted (int fd, bool dir)
 }
 
 int
-corral_cache_open (const char *sub, bool create, char *path, size_t len)
+corral_cache_home (char *buf, size_t len)
 {
   const char *xdg = getenv ("XDG_CACHE_HOME");
   const char *home = getenv ("HOME");
-  char base[PATH_MAX];
+  int n;
   if (xdg && xdg[0] == '/')
-    snprintf (base, sizeof base, "%s", xdg);
+    n = snprintf (buf, len, "%s", xdg);
   else if (home && home[0] == '/')
-    snprintf (base, sizeof base, "%s/.cache", home);
+    n = snprintf (buf, len, "%s/.cache", home);
   else
+    return -1;
+  return n < 0 || (size_t) n >= len ? -1 : 0;
+}
+
+int
+corral_cache_open (const char *sub, bool create, char *path, size_t len)
+{
+  char base[PATH_MAX];
+  if (corral_cache_home (base, sizeof base) < 0)
     return -1;
   int fd = open (base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0 && create && errno == ENOENT && mkdir (base, 0700) == 0)

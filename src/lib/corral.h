@@ -87,6 +87,9 @@ struct corral_host {
 const struct corral_host *corral_host_get (void);
 /* Fresh probe, for `corral doctor`. */
 int corral_host_probe (struct corral_host *h, struct corral_error *err);
+/* The user's cache base: $XDG_CACHE_HOME if absolute, else $HOME/.cache;
+ * corral keeps its caches in <base>/corral.  -1 if neither is set. */
+int corral_cache_home (char *buf, size_t len);
 
 /* ---- policies ------------------------------------------------------------ */
 

@@ -50,6 +50,23 @@ const char *const corral_etc_allow[] = {
  * entries (ssl/private) stay out. */
 const char *const corral_etc_allow_sub[] = { "ssl/certs", "ssl/openssl.cnf", NULL };
 
+bool
+corral_etc_allowed (const char *name)
+{
+  for (size_t i = 0; corral_etc_allow[i]; i++)
+    if (fnmatch (corral_etc_allow[i], name, 0) == 0)
+      return true;
+  return false;
+}
+
+const char *
+corral_etc_sub_split (const char *sub, char *parent, size_t len)
+{
+  const char *slash = strchr (sub, '/');
+  snprintf (parent, len, "%.*s", (int) (slash - sub), sub);
+  return slash + 1;
+}
+
 #define MAGIC "corral-etc-1\n"
 #define MAX_BYTES (64ull << 20) /* a snapshot bigger than this is not made */
 #define MAX_ENTRIES 20000
@@ -254,12 +271,7 @@ copy_entry (int sdir, int ddir, const char *name, const char *path, int depth, s
     return 0;
   if (S_ISLNK (st.st_mode))
     {
-      char target[PATH_MAX];
-      ssize_t n = readlinkat (sdir, name, target, sizeof target - 1);
-      if (n < 0)
-        return 0;
-      target[n] = '\0';
-      return symlinkat (target, ddir, name) < 0 ? -1 : 0;
+    return corral_copy_symlink (sdir, ddir, name) < 0 ? -1 : 0;
     }
   if (S_ISDIR (st.st_mode))
     return copy_dir (sdir, ddir, name, path, depth, m, b);
@@ -268,14 +280,6 @@ copy_entry (int sdir, int ddir, const char *name, const char *path, int depth, s
   return 0; /* sockets, fifos, device nodes: never part of the view */
 }
 
-static bool
-allowed (const char *name)
-{
-  for (size_t i = 0; corral_etc_allow[i]; i++)
-    if (fnmatch (corral_etc_allow[i], name, 0) == 0)
-      return true;
-  return false;
-}
 
 /* Copies the allowed part of /etc (hfd) into dst/etc and writes
  * dst/manifest. */
@@ -301,15 +305,14 @@ build_into (int hfd, int dst)
     }
   struct dirent *de;
   while ((de = readdir (dir)) != NULL)
-    if (de->d_name[0] != '.' && allowed (de->d_name)
+    if (de->d_name[0] != '.' && corral_etc_allowed (de->d_name)
         && copy_entry (hfd, e, de->d_name, de->d_name, 1, &m, &b) < 0)
       goto out;
   for (size_t i = 0; corral_etc_allow_sub[i]; i++)
     {
       const char *sub = corral_etc_allow_sub[i];
-      const char *slash = strchr (sub, '/');
       char parent[64];
-      snprintf (parent, sizeof parent, "%.*s", (int) (slash - sub), sub);
+      const char *leaf = corral_etc_sub_split (sub, parent, sizeof parent);
       int hp = openat (hfd, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (hp < 0)
         {
@@ -324,7 +327,7 @@ build_into (int hfd, int dst)
           goto out;
         }
       int ep = openat (e, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      int r = ep < 0 ? -1 : copy_entry (hp, ep, slash + 1, sub, 2, &m, &b);
+      int r = ep < 0 ? -1 : copy_entry (hp, ep, leaf, sub, 2, &m, &b);
       if (ep >= 0)
         close (ep);
       close (hp);

@@ -92,6 +92,14 @@ void corral_cgroup_destroy (struct corral_cgroup *cg);
  * those one level down. */
 extern const char *const corral_etc_allow[];
 extern const char *const corral_etc_allow_sub[];
+/* name (an entry of /etc) matches one of corral_etc_allow. */
+bool corral_etc_allowed (const char *name);
+/* Splits an entry of corral_etc_allow_sub ("ssl/certs") into its parent
+ * ("ssl", into parent) and returns its leaf ("certs"). */
+const char *corral_etc_sub_split (const char *sub, char *parent, size_t len);
+/* Recreates sdir's symlink name in ddir: 0 done, 1 unreadable (left out),
+ * -1 with errno if it cannot be created (EEXIST included). */
+int corral_copy_symlink (int sdir, int ddir, const char *name);
 /* An O_PATH fd of a current copy of the allowed part of /etc, kept in the
  * cache and rebuilt when the host's changed, and its path; -1 when none
  * can be had.  (A mount namespace binds only its own mounts: the sandbox

@@ -17,7 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -257,12 +256,7 @@ etc_entry (int hfd, int efd, const char *name, struct corral_error *err)
     return 0;
   if (S_ISLNK (st.st_mode))
     {
-      char target[PATH_MAX];
-      ssize_t n = readlinkat (hfd, name, target, sizeof target - 1);
-      if (n < 0)
-        return 0;
-      target[n] = '\0';
-      if (symlinkat (target, efd, name) < 0 && errno != EEXIST)
+      if (corral_copy_symlink (hfd, efd, name) < 0 && errno != EEXIST)
         return corral_fail (err, errno, "symlink /etc/%s", name);
       return 0;
     }
@@ -330,20 +324,15 @@ host_etc (int rootfd, int snap, struct corral_error *err)
     {
       if (de->d_name[0] == '.')
         continue;
-      for (size_t i = 0; corral_etc_allow[i]; i++)
-        if (fnmatch (corral_etc_allow[i], de->d_name, 0) == 0)
-          {
-            ret = etc_entry (hfd, efd, de->d_name, err);
-            break;
-          }
+      if (corral_etc_allowed (de->d_name))
+        ret = etc_entry (hfd, efd, de->d_name, err);
     }
   /* Entries one level down ("ssl/certs"): their parent is created, not
    * bound, so that its siblings (ssl/private) stay out. */
   for (size_t i = 0; ret == 0 && corral_etc_allow_sub[i]; i++)
     {
       char parent[64];
-      const char *slash = strchr (corral_etc_allow_sub[i], '/');
-      snprintf (parent, sizeof parent, "%.*s", (int) (slash - corral_etc_allow_sub[i]), corral_etc_allow_sub[i]);
+      const char *leaf = corral_etc_sub_split (corral_etc_allow_sub[i], parent, sizeof parent);
       int hsub = openat (hfd, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (hsub < 0)
         continue;
@@ -353,7 +342,7 @@ host_etc (int rootfd, int snap, struct corral_error *err)
         ret = corral_fail (err, errno, "create /etc/%s", parent);
       else
         {
-          ret = etc_entry (hsub, esub, slash + 1, err);
+          ret = etc_entry (hsub, esub, leaf, err);
           close (esub);
         }
       close (hsub);

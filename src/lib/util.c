@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -259,4 +260,15 @@ corral_recv_fd (int sock)
   int fd;
   memcpy (&fd, CMSG_DATA (c), sizeof fd);
   return fd;
+}
+
+int
+corral_copy_symlink (int sdir, int ddir, const char *name)
+{
+  char target[PATH_MAX];
+  ssize_t n = readlinkat (sdir, name, target, sizeof target - 1);
+  if (n < 0)
+    return 1;
+  target[n] = '\0';
+  return symlinkat (target, ddir, name) < 0 ? -1 : 0;
 }

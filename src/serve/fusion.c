@@ -132,6 +132,18 @@ parse_body (const char *body, size_t len, char **out)
   return NULL;
 }
 
+/* A number of seconds (a float field), 0 to a day; null too when the
+ * field is Optional in SandboxFusion's model. */
+static void
+check_seconds (cJSON *list, const cJSON *req, const char *name, bool nullable)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive (req, name);
+  if (v == NULL || (nullable && cJSON_IsNull (v)))
+    return;
+  if (!cJSON_IsNumber (v) || v->valuedouble < 0 || v->valuedouble > 86400)
+    add_error (list, "float_type", name, "Input should be a valid number from 0 to 86400", v);
+}
+
 int
 fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t vlen)
 {
@@ -154,13 +166,8 @@ fusion_run_code (const char *body, size_t len, char **out, char *verdict, size_t
       snprintf (msg, sizeof msg, "Input should be one of: %s", serve_lang_names ());
       add_error (list, "enum", "language", msg, lang);
     }
-  static const char *const floats[] = { "compile_timeout", "run_timeout" };
-  for (size_t i = 0; i < 2; i++)
-    {
-      const cJSON *v = cJSON_GetObjectItemCaseSensitive (req, floats[i]);
-      if (v && !cJSON_IsNull (v) && (!cJSON_IsNumber (v) || v->valuedouble < 0 || v->valuedouble > 86400))
-        add_error (list, "float_type", floats[i], "Input should be a valid number from 0 to 86400", v);
-    }
+  check_seconds (list, req, "compile_timeout", true);
+  check_seconds (list, req, "run_timeout", true);
   const cJSON *mem = cJSON_GetObjectItemCaseSensitive (req, "memory_limit_MB");
   if (mem && !cJSON_IsNull (mem) && !is_int (mem))
     add_error (list, "int_type", "memory_limit_MB", "Input should be a valid integer", mem);
@@ -198,13 +205,8 @@ fusion_run_jupyter (const char *body, size_t len, char **out, char *verdict, siz
     cJSON_ArrayForEach (c, cells)
       if (!cJSON_IsString (c))
         add_error (list, "string_type", "cells", "Input should be a valid string", c);
-  static const char *const floats[] = { "cell_timeout", "total_timeout" };
-  for (size_t i = 0; i < 2; i++)
-    {
-      const cJSON *v = cJSON_GetObjectItemCaseSensitive (req, floats[i]);
-      if (v && (!cJSON_IsNumber (v) || v->valuedouble < 0 || v->valuedouble > 86400))
-        add_error (list, "float_type", floats[i], "Input should be a valid number from 0 to 86400", v);
-    }
+  check_seconds (list, req, "cell_timeout", false);
+  check_seconds (list, req, "total_timeout", false);
   const cJSON *k = cJSON_GetObjectItemCaseSensitive (req, "kernel");
   if (k && (!cJSON_IsString (k) || strcmp (k->valuestring, "python3") != 0))
     add_error (list, "literal_error", "kernel", "Input should be 'python3'", k);
