@@ -62,6 +62,25 @@ def test_snapshot_shows_what_the_binds_show(corral, shared_tmp):
     assert passwd.read_bytes() == open("/etc/passwd", "rb").read()
 
 
+def test_snapshot_keeps_the_hosts_file_times(corral, shared_tmp):
+    """A copy keeps what programs compare: Python's cached bytecode of
+    /etc/python3.x/sitecustomize.py is keyed on the source's mtime, and a
+    new mtime made every run compile it again."""
+    env = cache_env(corral, shared_tmp / "cache")
+    names = [n for n in ("protocols", "services", "ld.so.cache", "nsswitch.conf")
+             if os.path.isfile(os.path.join("/etc", n)) and not os.path.islink(os.path.join("/etc", n))]
+    assert names
+    script = "import os,sys\nfor n in sys.argv[1:]: print(n, os.stat('/etc/' + n).st_mtime_ns)"
+    for _ in range(2):  # builds the snapshot, then uses it
+        p = subprocess.run(corral.argv(["run", "--json", "--", "/usr/bin/python3", "-c", script, *names]),
+                           capture_output=True, text=True, timeout=60, env={**corral.env(), **env})
+        r = json.loads(p.stdout)
+        assert r["status"] == "OK", r
+        seen = dict(line.split() for line in r["stdout"].splitlines())
+        assert seen == {n: str(os.stat(os.path.join("/etc", n)).st_mtime_ns) for n in names}
+    assert snapshot_name(shared_tmp / "cache").startswith("snap-")
+
+
 def test_snapshot_follows_the_hosts_etc(corral_root, shared_tmp):
     """A changed /etc/hosts (here: another file bound over it in a private
     mount namespace, then written in place) is seen by the next run."""

@@ -4,6 +4,7 @@ import gzip
 import json
 import os
 import shutil
+import time
 
 import pytest
 
@@ -115,6 +116,32 @@ def test_reference_fidelity_traps(corral, work):
                                    problems="example_problem.jsonl")
     assert p.returncode == 0, p.stderr
     assert [r["result"] for r in results] == [want for _, want in FIDELITY]
+
+
+def test_the_runners_leave_as_the_references_children_do(corral, work):
+    """The references grade in a multiprocessing child, which leaves with
+    os._exit once it has its verdict: atexit handlers do not run (here one
+    would sleep past the 20 s limit), and a sample that rebinds os._exit
+    cannot take that exit away."""
+    hang = "import atexit, os, time\natexit.register(time.sleep, 60)\nos._exit = None\n"
+    s = work / "atexit.jsonl"
+    write_samples(s, [{"task_id": "test/0", "completion": "    " + hang.replace("\n", "\n    ") + "return 1\n"}])
+    start = time.monotonic()
+    p, summary, results = evaluate(corral, work, s, "--timeout", "20",
+                                   problems="example_problem.jsonl")
+    assert p.returncode == 0, p.stderr
+    assert [r["result"] for r in results] == ["passed"]
+    tests = json.dumps([{"input": "2\n", "output": "4\n", "testtype": "stdin"}])
+    prob = work / "p.jsonl"
+    prob.write_text(json.dumps(_problem("dbl", tests)) + "\n")
+    os.chmod(prob, 0o644)
+    s = work / "lcb-atexit.json"
+    s.write_text(json.dumps([{"question_id": "dbl", "code_list": [hang + "print(int(input()) * 2)"]}]))
+    os.chmod(s, 0o644)
+    p, summary, out = lcb_eval(corral, work, s, "--timeout", "20", problems=str(prob))
+    assert p.returncode == 0, p.stderr
+    assert out[0]["graded_list"] == [True]
+    assert time.monotonic() - start < 15
 
 
 def test_bad_rows_are_reported_with_line_numbers(corral, work):

@@ -26,6 +26,7 @@ from types import ModuleType
 _job = json.loads(sys.stdin.read())
 _nonce = os.environ.pop("CORRAL_NONCE", "")
 _report = os.fdopen(os.dup(1), "w")
+_exit = os._exit  # the generation may rebind os._exit
 
 import_string = "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\nfrom heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\nfrom random import *\nfrom statistics import *\nfrom itertools import *\nfrom functools import *\nfrom operator import *\nfrom io import *\nfrom sys import *\nfrom json import *\nfrom builtins import *\nfrom typing import *\nimport string\nimport re\nimport datetime\nimport collections\nimport heapq\nimport bisect\nimport copy\nimport math\nimport random\nimport statistics\nimport itertools\nimport functools\nimport operator\nimport io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n"
 
@@ -307,3 +308,6 @@ _results, _meta = run_test()
 _out = {"results": [r if r is True or r is False else int(r) for r in _results], "metadata": _meta}
 _report.write(_nonce + json.dumps(_out, default=str) + "\n")
 _report.flush()
+# The reference grades in a multiprocessing child, which leaves with
+# os._exit: no atexit handlers, no interpreter finalization.
+_exit(0)
