@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { OPT_PROBLEMS = 256, OPT_SAMPLES, OPT_OUT, OPT_TIMEOUT, OPT_K, OPT_JSON, OPT_RESUME,
+enum { OPT_PROBLEMS = 256, OPT_SAMPLES, OPT_OUT, OPT_TIMEOUT, OPT_K, OPT_JSON, OPT_RESUME, OPT_COLD,
        OPT_MEMORY, OPT_PIDS, OPT_PYTHON, OPT_POLICY, OPT_NO_PROGRESS, OPT_PLATFORM,
        OPT_DIFFICULTY, OPT_START, OPT_END, OPT_ANSWER_FORMAT, OPT_RELEASE, OPT_IMAGE, OPT_STORE,
        OPT_REMOTE };
@@ -29,6 +29,7 @@ static const struct option options[] = {
   { "k", required_argument, NULL, OPT_K },
   { "json", no_argument, NULL, OPT_JSON },
   { "resume", no_argument, NULL, OPT_RESUME },
+  { "cold", no_argument, NULL, OPT_COLD },
   { "memory", required_argument, NULL, OPT_MEMORY },
   { "pids", required_argument, NULL, OPT_PIDS },
   { "python", required_argument, NULL, OPT_PYTHON },
@@ -83,6 +84,9 @@ eval_usage (FILE *f)
          "  --remote URL[,URL]  run the sandboxes on corral servers (`corral serve`), in\n"
          "                      turn; $CORRAL_API_KEY is sent as X-API-Key\n"
          "  --policy NAME|PATH  seccomp policy (default `default`)\n"
+         "  --cold              every sample starts its own interpreter (default: each\n"
+         "                      worker forks them from a warm one, each into a fresh\n"
+         "                      sandbox; on the host view, not with --image or --remote)\n"
          "  --no-progress       no progress line on a terminal\n"
          "\n"
          "Exit status: 0 scored, 1 scored but some rows were bad (reported with their\n"
@@ -116,7 +120,7 @@ cmd_eval (int argc, char **argv)
   struct eval_opts o = {
     .jobs = eval_default_jobs (), .timeout = lcb ? 6.0 : 3.0, .ks = { 1, 10, 100 },
     .n_ks = lcb ? 2 : 3, .memory = 2ull << 30, .pids = 128, .python = "python3",
-    .progress = isatty (2),
+    .progress = isatty (2), .warm = true,
   };
   if (lcb)
     o.ks[1] = 5;
@@ -186,6 +190,7 @@ cmd_eval (int argc, char **argv)
           }
         case OPT_JSON: o.json = true; break;
         case OPT_RESUME: o.resume = true; break;
+        case OPT_COLD: o.warm = false; break;
         case OPT_MEMORY:
           if (corral_parse_size (optarg, &o.memory) < 0
               || (o.memory != CORRAL_NO_LIMIT && o.memory < (16u << 20)))

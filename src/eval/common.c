@@ -148,10 +148,63 @@ eval_spec_root (const struct eval_opts *o, struct corral_spec *spec, char **env)
     env[0] = (char *) o->path_env;
 }
 
+/* One warm interpreter per worker process, started on its first sample
+ * (after the fork); if it cannot start, or dies, the worker goes on cold,
+ * having said why once. */
+static struct corral_warm *warm;
+static pid_t warm_owner;
+
+void
+eval_run_finish (void)
+{
+  if (warm && warm_owner == getpid ())
+    corral_warm_stop (warm);
+  warm = NULL;
+}
+
+static int
+run_warm (const struct corral_spec *spec, struct corral_result *res, struct corral_error *err)
+{
+  static pid_t owner;
+  static bool cold;
+  if (owner != getpid ())
+    {
+      warm = NULL;
+      cold = false;
+      owner = getpid ();
+    }
+  if (warm == NULL && !cold)
+    {
+      struct corral_error e = { 0 };
+      if (corral_warm_start (spec, &warm, &e) == 0)
+        warm_owner = owner;
+      else
+        {
+          fprintf (stderr, "corral: eval: no warm interpreter (%s); samples start their own\n", e.msg);
+          cold = true;
+        }
+    }
+  if (warm)
+    {
+      struct corral_spec s = *spec;
+      s.warm = warm;
+      struct corral_error e = { 0 };
+      if (corral_run (&s, res, &e) == 0)
+        return 0;
+      fprintf (stderr, "corral: eval: the warm interpreter failed (%s); samples start their own\n", e.msg);
+      corral_warm_stop (warm);
+      warm = NULL;
+      cold = true;
+    }
+  return corral_run (spec, res, err);
+}
+
 int
 eval_run (const struct eval_opts *o, const struct corral_spec *spec, struct corral_result *res,
           struct corral_error *err)
 {
+  if (o->remote == NULL && o->warm && spec->n_lowers == 0)
+    return run_warm (spec, res, err);
   if (o->remote == NULL)
     return corral_run (spec, res, err);
   /* one client per worker process, made after the fork: its connections

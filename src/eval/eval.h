@@ -36,11 +36,14 @@ struct eval_opts {
   size_t n_lowers;
   const char *path_env;
   const char *remote;     /* run every sandbox on these corral servers (URL,URL...) */
+  bool warm;              /* samples forked from a warm interpreter per worker */
 };
 
 /* corral_run here, or on o->remote's servers (one client per process). */
 int eval_run (const struct eval_opts *o, const struct corral_spec *spec, struct corral_result *res,
               struct corral_error *err);
+/* A worker's end: stops its warm interpreter, if it has one. */
+void eval_run_finish (void);
 
 /* Sets spec's root file system and env[0] (PATH) from o. */
 void eval_spec_root (const struct eval_opts *o, struct corral_spec *spec, char **env);

@@ -7,6 +7,7 @@
  * sandbox (corral_interrupt twice); the parent then drains what finished. */
 #include "config.h"
 #include "pool.h"
+#include "eval.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +72,13 @@ write_full (int fd, const void *buf, size_t len)
 }
 
 static void __attribute__ ((noreturn))
+worker_exit (int code)
+{
+  eval_run_finish ();
+  _exit (code);
+}
+
+static void __attribute__ ((noreturn))
 worker_main (unsigned id, int job_rd, int res_wr, eval_job_fn job, void *ctx)
 {
   struct sigaction sa = { .sa_handler = worker_on_term };
@@ -85,20 +93,20 @@ worker_main (unsigned id, int job_rd, int res_wr, eval_job_fn job, void *ctx)
       if (n < 0 && errno == EINTR)
         {
           if (worker_stop)
-            _exit (0);
+            worker_exit (0);
           continue;
         }
       if (n != sizeof index || worker_stop)
-        _exit (0);
+        worker_exit (0);
       size_t len = job (ctx, index, buf + sizeof (struct record_head));
       if (len > EVAL_RECORD_MAX)
         len = EVAL_RECORD_MAX;
       struct record_head h = { id, index, (uint32_t) len };
       memcpy (buf, &h, sizeof h);
       if (write_full (res_wr, buf, sizeof h + len) < 0)
-        _exit (1);
+        worker_exit (1);
       if (worker_stop)
-        _exit (0);
+        worker_exit (0);
     }
 }
 

@@ -265,6 +265,14 @@ corral_cgroup_join_close (struct corral_cgroup_join *j)
 }
 
 int
+corral_cgroup_open_v2_procs (const struct corral_cgroup *cg)
+{
+  if (cg == NULL || cg->v2_fd < 0)
+    return -1;
+  return openat (cg->v2_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+int
 corral_cgroup_attach_v2 (struct corral_cgroup *cg, pid_t pid, struct corral_error *err)
 {
   if (cg == NULL || cg->v2_fd < 0)

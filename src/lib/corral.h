@@ -154,7 +154,30 @@ struct corral_spec {
 
   const struct corral_policy *policy; /* NULL = no seccomp */
   bool passthrough;        /* relay output to our fd 1/2 instead of capturing */
+
+  /* Run the program's payload in this warm interpreter (corral_warm_start)
+   * instead of starting it: argv, the root file system and mounts are the
+   * interpreter's; everything else applies per run. */
+  struct corral_warm *warm;
+  /* The program keeps its capabilities in its own user namespace (no
+   * seccomp either): for the warm interpreters alone, which run no
+   * sample themselves. */
+  bool keep_caps;
 };
+
+/* ---- warm interpreters ------------------------------------------------- */
+
+/* A Python interpreter started once in a sandbox of its own, that runs
+ * each run's payload in a fresh sandbox made inside its own (new
+ * namespaces, tmpfs, cgroups, seccomp filter, no capabilities) by a fork
+ * of itself: the interpreter's start-up is paid once, not per run.  spec
+ * is as for corral_run with argv = { PYTHON, "-c", PAYLOAD }, the host
+ * view or an image with that Python, and no extra mounts.  Runs through it
+ * (spec->warm) must come from one thread at a time. */
+struct corral_warm;
+int corral_warm_start (const struct corral_spec *spec, struct corral_warm **out,
+                       struct corral_error *err);
+void corral_warm_stop (struct corral_warm *w);
 
 /* The clean environment a run gets when spec->env is NULL (PATH, HOME,
  * LANG, TMPDIR), NULL-terminated; front ends add their variables to it. */

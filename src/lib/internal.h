@@ -50,6 +50,10 @@ int corral_policy_apply (const struct corral_policy *p, int *listener);
  * writes the syscall name ("ptrace", "i386:getpid" for a foreign arch, or
  * "syscall 1234") into name.  Returns 0, or -errno. */
 int corral_policy_notif_receive (int listener, char *name, size_t len, pid_t *pid);
+/* The compiled programs (struct sock_filter arrays) of p: the notifying
+ * one and the killing one; lengths in bytes, 0 when none. */
+void corral_policy_programs (const struct corral_policy *p, const void **notify, size_t *nlen,
+                             const void **kill, size_t *klen);
 
 /* ---- cgroup.c ------------------------------------------------------------ */
 struct corral_cgroup;
@@ -79,6 +83,9 @@ int corral_cgroup_open_join (const struct corral_cgroup *cg, struct corral_cgrou
                              struct corral_error *err);
 int corral_cgroup_join_self (const struct corral_cgroup_join *j, struct corral_error *err); /* and closes */
 void corral_cgroup_join_close (struct corral_cgroup_join *j);
+/* An fd of the v2 cgroup's cgroup.procs, to join it by writing "0" (the
+ * opener's rights are what count), or -1. */
+int corral_cgroup_open_v2_procs (const struct corral_cgroup *cg);
 /* Moves pid into the v2 cgroup when CLONE_INTO_CGROUP could not be used. */
 int corral_cgroup_attach_v2 (struct corral_cgroup *cg, pid_t pid, struct corral_error *err);
 int corral_cgroup_cpu_usage_us (struct corral_cgroup *cg, uint64_t *us); /* -1 if unknown */
@@ -107,6 +114,10 @@ int corral_copy_symlink (int sdir, int ddir, const char *name);
 int corral_etc_snapshot (char *path, size_t len);
 
 /* ---- rootfs.c (runs inside the new mount namespace) ---------------------- */
+/* /proc's entries covered by /dev/null, and its directories covered by an
+ * empty read-only tmpfs (NULL-terminated). */
+extern const char *const corral_proc_mask_files[];
+extern const char *const corral_proc_mask_dirs[];
 /* etc_fd, etc_path: corral_etc_snapshot's, bound as /etc; -1 binds the
  * entries. */
 int corral_rootfs_setup (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns,
@@ -167,5 +178,12 @@ struct corral_sandbox_ctx {
 
 /* Body of the sandbox init (pid 1 in the new namespaces).  Never returns. */
 void corral_sandbox_init (const struct corral_sandbox_ctx *ctx) __attribute__ ((noreturn));
+
+/* ---- warm.c ------------------------------------------------------------- */
+/* Sends the warm interpreter one run (req: JSON; fds: stdin, stdout,
+ * stderr, report, channel, cgroup joins); *pidfd gets its process, which
+ * ends with the run. */
+int corral_warm_launch (struct corral_warm *w, const char *req, const int *fds, size_t n_fds,
+                        int *pidfd, struct corral_error *err);
 
 #endif

@@ -426,6 +426,12 @@ make_dev (int rootfd, struct corral_error *err)
   return ret;
 }
 
+const char *const corral_proc_mask_files[] = {
+  "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "kallsyms",
+  "sysrq-trigger", "kpagecount", "kpageflags", "kpagecgroup", "config.gz", NULL,
+};
+const char *const corral_proc_mask_dirs[] = { "acpi", "scsi", "asound", "driver", NULL };
+
 /* A fresh, read-only procfs for the new pid namespace, with crun's masks:
  * files that leak host state or act on the host are covered by /dev/null or
  * an empty read-only tmpfs. */
@@ -455,28 +461,23 @@ make_proc (int rootfd, struct corral_error *err)
     return corral_fail (err, errno, "open /proc");
   int ret = 0;
   char what[64];
-  static const char *const null_files[] = { "kcore", "keys", "latency_stats", "timer_list",
-                                            "timer_stats", "sched_debug", "kallsyms",
-                                            "sysrq-trigger", "kpagecount", "kpageflags",
-                                            "kpagecgroup", "config.gz" };
-  for (size_t i = 0; ret == 0 && i < sizeof null_files / sizeof *null_files; i++)
+  for (size_t i = 0; ret == 0 && corral_proc_mask_files[i]; i++)
     {
-      if (faccessat (dfd, null_files[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+      if (faccessat (dfd, corral_proc_mask_files[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
         continue;
-      snprintf (what, sizeof what, "/proc/%s", null_files[i]);
-      ret = bind_over (dfd, null_files[i], "/dev/null", what, NULL, err);
+      snprintf (what, sizeof what, "/proc/%s", corral_proc_mask_files[i]);
+      ret = bind_over (dfd, corral_proc_mask_files[i], "/dev/null", what, NULL, err);
     }
-  static const char *const empty_dirs[] = { "acpi", "scsi", "asound", "driver" };
-  for (size_t i = 0; ret == 0 && i < sizeof empty_dirs / sizeof *empty_dirs; i++)
+  for (size_t i = 0; ret == 0 && corral_proc_mask_dirs[i]; i++)
     {
-      int m = openat (dfd, empty_dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int m = openat (dfd, corral_proc_mask_dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (m < 0)
         continue;
       char mp[64];
       fd_path (m, mp, sizeof mp);
       if (mount ("tmpfs", mp, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                  "size=4k,mode=0555") < 0)
-        ret = corral_fail (err, errno, "mask /proc/%s", empty_dirs[i]);
+        ret = corral_fail (err, errno, "mask /proc/%s", corral_proc_mask_dirs[i]);
       close (m);
     }
   close (dfd);

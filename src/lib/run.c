@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/sched.h>
+#include <cjson/cJSON.h>
 
 static volatile sig_atomic_t interrupt_count, interrupt_sig;
 
@@ -343,6 +344,126 @@ release_sandbox (int fd, pid_t pid, bool userns, uid_t uid, gid_t gid,
   return release_step (fd, 'p', err);
 }
 
+/* The sandbox made by clone3, released step by step (the usual way); the
+ * child's ends of the pipes are closed here. */
+static int
+start_cold (const struct corral_spec *spec, struct corral_sandbox_ctx *ctx,
+            const struct corral_host *host, struct corral_cgroup *cg, bool userns, uid_t uid,
+            gid_t gid, int *sync_p, int *rep_p, int *out_p, int *err_p, int *stdin_fd,
+            pid_t *pid, int *pidfd, struct corral_error *err)
+{
+  uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+  /* The network namespace: see net.c. */
+  if (spec->net == CORRAL_NET_HOST)
+    ctx->net_setup = CORRAL_NETSET_NONE;
+  else if (!userns)
+    ctx->net_setup = CORRAL_NETSET_RECV_NS;
+  else
+    {
+      flags |= CLONE_NEWNET;
+      ctx->net_setup = spec->net == CORRAL_NET_LOOPBACK ? CORRAL_NETSET_SEND_NL : CORRAL_NETSET_NONE;
+    }
+  if (userns)
+    flags |= CLONE_NEWUSER;
+  int cgfd = host->clone_into_cgroup ? corral_cgroup_v2_fd (cg) : -1;
+  long p = clone_sandbox (flags, cgfd, pidfd);
+  if (p < 0 && cgfd >= 0 && (errno == E2BIG || errno == EINVAL || errno == ENOSYS))
+    {
+      cgfd = -1; /* kernel without CLONE_INTO_CGROUP: attach by pid below */
+      p = clone_sandbox (flags, -1, pidfd);
+    }
+  if (p == 0)
+    corral_sandbox_init (ctx);
+  if (p < 0)
+    {
+      int e = errno;
+      if (userns && (e == EPERM || e == ENOSPC || e == EACCES))
+        return corral_fail (err, 0, "cannot create a user namespace: %s", corral_host_userns_problem ());
+      return corral_fail (err, e, "clone3 sandbox");
+    }
+  *pid = (pid_t) p;
+  corral_cgroup_join_close (&ctx->join);
+  if (ctx->etc_fd >= 0)
+    close (steal_fd (&ctx->etc_fd));
+  int *mine[] = { &sync_p[0], &rep_p[1], &out_p[1], &err_p[1], stdin_fd };
+  for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
+    close (steal_fd (mine[i]));
+  if (release_sandbox (sync_p[1], *pid, userns, uid, gid, ctx->net_setup,
+                       spec->net == CORRAL_NET_LOOPBACK, host, cg, cgfd >= 0, err) < 0)
+    {
+      kill_sandbox (cg, *pidfd);
+      waitpid (*pid, NULL, 0);
+      *pid = -1;
+      return -1;
+    }
+  close (steal_fd (&sync_p[1]));
+  return 0;
+}
+
+/* The sandbox made by a warm interpreter (warm.c): it gets the child's
+ * ends, the fds that join the run's cgroups, and the channel on which the
+ * run's seccomp listener comes back (*chan: our end). */
+static int
+start_warm (const struct corral_spec *spec, struct corral_sandbox_ctx *ctx,
+            struct corral_cgroup *cg, int stdin_fd, int out_wr, int err_wr, int rep_wr,
+            int *chan, int *pidfd, struct corral_error *err)
+{
+  int ch[2];
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch) < 0)
+    return corral_fail (err, errno, "socketpair");
+  int fds[16] = { stdin_fd, out_wr, err_wr, rep_wr, ch[1] };
+  size_t n = 5;
+  int v2 = corral_cgroup_open_v2_procs (cg);
+  if (v2 >= 0)
+    fds[n++] = v2;
+  for (size_t i = 0; i < ctx->join.n && n < 16; i++)
+    fds[n++] = ctx->join.fd[i];
+
+  /* The run's settings: what the cold sandbox's init and program do with
+   * ctx and spec. */
+  cJSON *o = cJSON_CreateObject ();
+  cJSON *env = cJSON_AddArrayToObject (o, "env");
+  for (char *const *e = ctx->env; *e; e++)
+    cJSON_AddItemToArray (env, cJSON_CreateString (*e));
+  cJSON_AddStringToObject (o, "cwd", spec->cwd ? spec->cwd : "/sandbox");
+  cJSON_AddStringToObject (o, "hostname", spec->hostname ? spec->hostname : "corral");
+  cJSON_AddNumberToObject (o, "tmp", (double) spec->tmp_size);
+  cJSON_AddNumberToObject (o, "shm", (double) spec->shm_size);
+  cJSON_AddNumberToObject (o, "sandbox", (double) spec->sandbox_size);
+  cJSON_AddBoolToObject (o, "lo", spec->net == CORRAL_NET_LOOPBACK);
+  cJSON *rl = cJSON_AddArrayToObject (o, "rlimits");
+  struct { int res; uint64_t soft, hard; } lims[] = {
+    { RLIMIT_CORE, 0, 0 },
+    { RLIMIT_CPU, ctx->rl_cpu_s, ctx->rl_cpu_s == CORRAL_NO_LIMIT ? CORRAL_NO_LIMIT : ctx->rl_cpu_s + 1 },
+    { RLIMIT_AS, ctx->rl_as, ctx->rl_as }, { RLIMIT_NPROC, ctx->rl_nproc, ctx->rl_nproc },
+    { RLIMIT_FSIZE, ctx->rl_fsize, ctx->rl_fsize }, { RLIMIT_NOFILE, ctx->rl_nofile, ctx->rl_nofile },
+    { RLIMIT_STACK, ctx->rl_stack, ctx->rl_stack },
+  };
+  for (size_t i = 0; i < sizeof lims / sizeof *lims; i++)
+    {
+      if (lims[i].soft == CORRAL_NO_LIMIT)
+        continue;
+      cJSON *t = cJSON_CreateArray ();
+      cJSON_AddItemToArray (t, cJSON_CreateNumber (lims[i].res));
+      cJSON_AddItemToArray (t, cJSON_CreateNumber ((double) lims[i].soft));
+      cJSON_AddItemToArray (t, cJSON_CreateNumber (lims[i].hard == CORRAL_NO_LIMIT ? -1.0 : (double) lims[i].hard));
+      cJSON_AddItemToArray (rl, t);
+    }
+  char *req = cJSON_PrintUnformatted (o);
+  cJSON_Delete (o);
+  int r = req ? corral_warm_launch (spec->warm, req, fds, n, pidfd, err)
+              : corral_fail (err, ENOMEM, "warm run");
+  free (req);
+  if (v2 >= 0)
+    close (v2);
+  close (ch[1]);
+  if (r < 0)
+    close (ch[0]);
+  else
+    *chan = ch[0];
+  return r;
+}
+
 int
 corral_run (const struct corral_spec *spec, struct corral_result *res, struct corral_error *err)
 {
@@ -413,7 +534,7 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
 
   int ret = -1;
   int sync_p[2] = { -1, -1 }, rep_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
-  int stdin_fd = -1, pidfd = -1, rep_fd = -1;
+  int stdin_fd = -1, pidfd = -1, rep_fd = -1, chan = -1, listener = -1;
   pid_t pid = -1;
   struct stream out = { .fd = -1, .relay = -1 }, errs = { .fd = -1, .relay = -1 };
 
@@ -447,7 +568,7 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
     goto out;
   /* The host view's /etc: a snapshot bound with one mount, when the cache
    * has (or can make) a current one; else the sandbox binds entries. */
-  if (spec->n_lowers == 0)
+  if (spec->n_lowers == 0 && !spec->warm)
     ctx.etc_fd = corral_etc_snapshot (ctx.etc_path, sizeof ctx.etc_path);
   ctx.sync_rd = sync_p[0];
   ctx.parent_fds[0] = sync_p[1];
@@ -459,64 +580,20 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   ctx.out_wr = out_p[1];
   ctx.err_wr = err_p[1];
 
-  uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
-  /* The network namespace: see net.c. */
-  if (spec->net == CORRAL_NET_HOST)
-    ctx.net_setup = CORRAL_NETSET_NONE;
-  else if (!userns)
-    ctx.net_setup = CORRAL_NETSET_RECV_NS;
-  else
-    {
-      flags |= CLONE_NEWNET;
-      ctx.net_setup = spec->net == CORRAL_NET_LOOPBACK ? CORRAL_NETSET_SEND_NL : CORRAL_NETSET_NONE;
-    }
-  if (userns)
-    flags |= CLONE_NEWUSER;
-  int cgfd = host->clone_into_cgroup ? corral_cgroup_v2_fd (cg) : -1;
   uint64_t t0 = corral_now_us ();
-  long p = clone_sandbox (flags, cgfd, &pidfd);
-  if (p < 0 && cgfd >= 0 && (errno == E2BIG || errno == EINVAL || errno == ENOSYS))
+  if (spec->warm)
     {
-      cgfd = -1; /* kernel without CLONE_INTO_CGROUP: attach by pid below */
-      p = clone_sandbox (flags, -1, &pidfd);
+      if (start_warm (spec, &ctx, cg, stdin_fd, out_p[1], err_p[1], rep_p[1], &chan, &pidfd, err) < 0)
+        goto out;
+      corral_cgroup_join_close (&ctx.join);
+      int *mine[] = { &sync_p[0], &sync_p[1], &rep_p[1], &out_p[1], &err_p[1], &stdin_fd };
+      for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
+        if (*mine[i] >= 0)
+          close (steal_fd (mine[i]));
     }
-  if (p == 0)
-    corral_sandbox_init (&ctx);
-  if (p < 0)
-    {
-      int e = errno;
-      if (userns && (e == EPERM || e == ENOSPC || e == EACCES))
-        corral_fail (err, 0, "cannot create a user namespace: %s", corral_host_userns_problem ());
-      else
-        corral_fail (err, e, "clone3 sandbox");
-      goto out;
-    }
-  pid = (pid_t) p;
-  corral_cgroup_join_close (&ctx.join);
-  if (ctx.etc_fd >= 0)
-    close (ctx.etc_fd);
-  ctx.etc_fd = -1;
-  close (sync_p[0]);
-  sync_p[0] = -1;
-  close (rep_p[1]);
-  rep_p[1] = -1;
-  close (out_p[1]);
-  out_p[1] = -1;
-  close (err_p[1]);
-  err_p[1] = -1;
-  close (stdin_fd);
-  stdin_fd = -1;
-
-  if (release_sandbox (sync_p[1], pid, userns, uid, gid, ctx.net_setup,
-                       spec->net == CORRAL_NET_LOOPBACK, host, cg, cgfd >= 0, err) < 0)
-    {
-      kill_sandbox (cg, pidfd);
-      waitpid (pid, NULL, 0);
-      pid = -1;
-      goto out;
-    }
-  close (sync_p[1]);
-  sync_p[1] = -1;
+  else if (start_cold (spec, &ctx, host, cg, userns, uid, gid, sync_p, rep_p, out_p, err_p,
+                       &stdin_fd, &pid, &pidfd, err) < 0)
+    goto out;
 
   /* ---- supervise ---- */
   out.fd = out_p[0];
@@ -552,8 +629,8 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
 
   while (!init_done || out.fd >= 0 || errs.fd >= 0 || rep_fd >= 0)
     {
-      struct pollfd pf[4];
-      int n = 0, i_out = -1, i_err = -1, i_pid = -1, i_rep = -1;
+      struct pollfd pf[6];
+      int n = 0, i_out = -1, i_err = -1, i_pid = -1, i_rep = -1, i_chan = -1, i_lis = -1;
       if (out.fd >= 0)
         pf[i_out = n++] = (struct pollfd) { .fd = out.fd, .events = POLLIN };
       if (errs.fd >= 0)
@@ -562,6 +639,10 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
         pf[i_pid = n++] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
       if (rep_fd >= 0)
         pf[i_rep = n++] = (struct pollfd) { .fd = rep_fd, .events = POLLIN };
+      if (chan >= 0 && !init_done)
+        pf[i_chan = n++] = (struct pollfd) { .fd = chan, .events = POLLIN };
+      if (listener >= 0 && !init_done && !killed_for && !have_sys)
+        pf[i_lis = n++] = (struct pollfd) { .fd = listener, .events = POLLIN };
       int timeout = -1;
       uint64_t now = corral_now_ms ();
       if (!init_done && !killed_for)
@@ -623,19 +704,44 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
                     wstatus = cur.wstatus, have_status = true;
                 }
             }
+          /* A warm run's seccomp listener comes on the channel, right
+           * before its program runs; a forbidden call is SYS, as the
+           * cold sandbox's init reports it. */
+          if (i_chan >= 0 && pf[i_chan].revents)
+            {
+              listener = corral_recv_fd (chan);
+              close (steal_fd (&chan));
+            }
+          if (i_lis >= 0 && (pf[i_lis].revents & POLLIN))
+            {
+              pid_t who;
+              /* The listener stays open: closed, it would let the
+               * forbidden call fail with ENOSYS and the program go on
+               * before the kill has reached it. */
+              if (corral_policy_notif_receive (listener, sys_rep.text, sizeof sys_rep.text, &who) == 0)
+                {
+                  have_sys = true;
+                  kill_sandbox (cg, pidfd);
+                }
+            }
+          else if (i_lis >= 0 && pf[i_lis].revents)
+            close (steal_fd (&listener));
           if (i_pid >= 0 && pf[i_pid].revents)
             {
               /* init is gone; the kernel has already killed and reaped
-               * everything else in its pid namespace. */
+               * everything else in its pid namespace.  (A warm run's
+               * process is the warm interpreter's child, not ours.) */
               int st;
-              if (wait4 (pid, &st, 0, &ru) == pid)
+              if (spec->warm)
+                init_done = true;
+              else if (wait4 (pid, &st, 0, &ru) == pid)
                 {
                   init_done = true;
                   pid = -1;
                 }
             }
         }
-      if (init_done || killed_for)
+      if (init_done || killed_for || have_sys)
         continue;
       now = corral_now_ms ();
       if (wall_deadline && now >= wall_deadline)
@@ -690,13 +796,15 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   ret = 0;
 
 out:
+  if (spec->warm && pidfd >= 0)
+    kill_sandbox (cg, pidfd); /* ended already, or must */
   if (pid > 0)
     {
       kill_sandbox (cg, pidfd);
       waitpid (pid, NULL, 0);
     }
   int fds[] = { sync_p[0], sync_p[1], rep_p[0], rep_p[1], out_p[0], out_p[1], err_p[0], err_p[1],
-                stdin_fd, pidfd, out.fd, errs.fd, rep_fd };
+                stdin_fd, pidfd, out.fd, errs.fd, rep_fd, chan, listener };
   for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
     if (fds[i] >= 0)
       close (fds[i]);

@@ -97,8 +97,10 @@ run_program (const struct corral_sandbox_ctx *ctx, int notif_sock)
   set_rlimit (RLIMIT_STACK, ctx->rl_stack);
 
   /* Identity: supplementary groups first (refused in a rootless user
-   * namespace, where setgroups is denied and there are none to drop). */
-  if (corral_caps_drop_bounding (&err) < 0)
+   * namespace, where setgroups is denied and there are none to drop).  A
+   * warm interpreter (keep_caps, uid 0 of its user namespace) keeps its
+   * capabilities there: it makes each run's sandbox. */
+  if (!spec->keep_caps && corral_caps_drop_bounding (&err) < 0)
     setup_failed (ctx, &err);
   if (setgroups (0, NULL) < 0 && !(ctx->userns && errno == EPERM))
     corral_fail (&err, errno, "setgroups");
@@ -106,7 +108,7 @@ run_program (const struct corral_sandbox_ctx *ctx, int notif_sock)
     corral_fail (&err, errno, "setresgid %u", (unsigned) ctx->gid);
   else if (setresuid (ctx->uid, ctx->uid, ctx->uid) < 0)
     corral_fail (&err, errno, "setresuid %u", (unsigned) ctx->uid);
-  if (err.msg[0] || corral_caps_clear (&err) < 0)
+  if (err.msg[0] || (!spec->keep_caps && corral_caps_clear (&err) < 0))
     setup_failed (ctx, &err);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     {

@@ -446,6 +446,20 @@ corral_policy_load (const char *name_or_path, struct corral_policy **out,
 
 /* ---- in the program process ---------------------------------------------- */
 
+void
+corral_policy_programs (const struct corral_policy *p, const void **notify, size_t *nlen,
+                        const void **kill, size_t *klen)
+{
+  *notify = *kill = NULL;
+  *nlen = *klen = 0;
+  if (p == NULL)
+    return;
+  *notify = p->notify.filter;
+  *nlen = p->notify.len * sizeof (struct sock_filter);
+  *kill = p->kill.filter;
+  *klen = p->kill.len * sizeof (struct sock_filter);
+}
+
 int
 corral_policy_apply (const struct corral_policy *p, int *listener)
 {
