@@ -53,13 +53,17 @@ def work(corral, shared_tmp):
     return shared_tmp
 
 
-def run(corral, work, completions, *extra, name="s.jsonl"):
+def run(corral, work, completions, *extra, name="s.jsonl", statuses=None):
     s = work / name
     write_samples(s, [{"task_id": "test/0", "completion": c} for c in completions])
     p, summary, results = evaluate(corral, work, s, "-j", "1", *extra,
                                    problems="example_problem.jsonl")
     assert p.returncode == 0, p.stderr
     assert "warm interpreter" not in p.stderr, p.stderr
+    # every sample forked warm, unless asked not to
+    assert summary["warm"] == (0 if "--cold" in extra else len(completions)), summary
+    if statuses is not None:
+        statuses.update(summary["sandbox_statuses"])
     return [r["result"] for r in results]
 
 
@@ -118,7 +122,9 @@ HOSTILE = [
 def test_hostile_samples_reach_neither_the_next_one_nor_the_warm_interpreter(corral, work):
     before = host_snapshot()
     start = time.monotonic()
-    results = run(corral, work, HOSTILE, "--timeout", "1", "--pids", "32", "--memory", "256M")
+    st = {}
+    results = run(corral, work, HOSTILE, "--timeout", "1", "--pids", "32", "--memory", "256M",
+                  statuses=st)
     assert time.monotonic() - start < 60
     assert results[0] == "passed"
     assert not results[1].startswith("passed")
@@ -126,6 +132,11 @@ def test_hostile_samples_reach_neither_the_next_one_nor_the_warm_interpreter(cor
     assert results[3] == "timed out"                      # killed by the supervisor: SYS
     assert results[4] == "timed out"                      # the wall limit
     assert results[5] == "passed" and results[6] == "passed", results
+    # the sandboxes' own verdicts: the forbidden call is SYS, the blocked
+    # timer a TLE; the memory bomb is MLE where a memory cgroup holds it
+    assert st.get("SYS") == 1 and st.get("TLE") == 1, st
+    if corral.mode == "root":
+        assert st.get("MLE") == 1, st
     # nothing left: no warm interpreter, no sample's daemon, no cgroup
     assert processes_matching(b"warm_zygote.py") == []
     assert processes_matching(b"humaneval_runner.py") == []

@@ -45,7 +45,8 @@ struct he {
   size_t n_problems;
   struct sample *samples;
   size_t n_samples;
-  size_t finished, passed_count;
+  size_t finished, passed_count, warm_count;
+  cJSON *statuses; /* sandbox verdicts: name -> count */
   uint64_t t0;
   bool bad_rows;
 };
@@ -215,12 +216,13 @@ load_previous (struct he *h, const char *path)
 /* ---- in a worker ---- */
 
 static size_t
-record (char *out, const char *result, const char *status, uint64_t wall_ms)
+record (char *out, const char *result, const char *status, uint64_t wall_ms, bool warm)
 {
   cJSON *o = cJSON_CreateObject ();
   cJSON_AddStringToObject (o, "result", result);
   cJSON_AddStringToObject (o, "status", status);
   cJSON_AddNumberToObject (o, "wall_ms", (double) wall_ms);
+  cJSON_AddBoolToObject (o, "warm", warm);
   char *s = cJSON_PrintUnformatted (o);
   cJSON_Delete (o);
   size_t n = 0;
@@ -233,7 +235,7 @@ record (char *out, const char *result, const char *status, uint64_t wall_ms)
           free (s);
           char cut[1024];
           snprintf (cut, sizeof cut, "%.1000s", result);
-          return record (out, cut, status, wall_ms);
+          return record (out, cut, status, wall_ms, warm);
         }
       memcpy (out, s, n);
       free (s);
@@ -257,7 +259,7 @@ run_one (void *ctx, size_t index, char *out)
   int pr = asprintf (&program, "%s%s\n%s\ncheck(%s)", p->prompt, completion, p->test, p->entry_point);
   free (extracted);
   if (pr < 0)
-    return record (out, "failed: corral: out of memory", "IE", 0);
+    return record (out, "failed: corral: out of memory", "IE", 0, false);
   int fd = memfd_create ("program", MFD_CLOEXEC);
   bool ok = fd >= 0 && eval_write_all (fd, program, strlen (program)) == 0
             && lseek (fd, 0, SEEK_SET) == 0;
@@ -266,7 +268,7 @@ run_one (void *ctx, size_t index, char *out)
     {
       if (fd >= 0)
         close (fd);
-      return record (out, "failed: corral: cannot pass the program", "IE", 0);
+      return record (out, "failed: corral: cannot pass the program", "IE", 0, false);
     }
 
   char nonce[25], env_nonce[64], env_timeout[64];
@@ -299,7 +301,7 @@ run_one (void *ctx, size_t index, char *out)
     {
       char msg[600];
       snprintf (msg, sizeof msg, "failed: corral: %s", err.msg);
-      n = record (out, msg, "IE", 0);
+      n = record (out, msg, "IE", 0, false);
     }
   else
     {
@@ -317,11 +319,11 @@ run_one (void *ctx, size_t index, char *out)
         {
           char msg[700];
           snprintf (msg, sizeof msg, "failed: corral: %s", res.reason);
-          n = record (out, msg, "IE", res.wall_ms);
+          n = record (out, msg, "IE", res.wall_ms, res.warm);
         }
       else
         n = record (out, verdict ? verdict : "timed out", corral_status_name (res.status),
-                    res.wall_ms);
+                    res.wall_ms, res.warm);
       free (verdict);
       corral_result_free (&res);
     }
@@ -360,6 +362,16 @@ on_done (void *ctx, size_t index, const char *rec, size_t len)
   s->done = true;
   h->finished++;
   h->passed_count += s->passed;
+  h->warm_count += cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (o, "warm"));
+  const char *status = eval_str_field (o, "status");
+  if (status && h->statuses)
+    {
+      cJSON *n = cJSON_GetObjectItemCaseSensitive (h->statuses, status);
+      if (n)
+        cJSON_SetNumberValue (n, n->valuedouble + 1);
+      else
+        cJSON_AddNumberToObject (h->statuses, status, 1);
+    }
   cJSON_Delete (o);
   progress (h, false);
 }
@@ -432,6 +444,11 @@ summary (struct he *h, const char *path, bool interrupted)
   cJSON_AddNumberToObject (o, "tasks", (double) tasks);
   cJSON_AddStringToObject (o, "results", path);
   cJSON_AddBoolToObject (o, "interrupted", interrupted);
+  /* how the samples ran: the sandboxes' verdicts (MLE, TLE, SYS... the
+   * results file has only the reference's strings), and how many were
+   * forked from a warm interpreter */
+  cJSON_AddItemToObject (o, "sandbox_statuses", cJSON_Duplicate (h->statuses, true));
+  cJSON_AddNumberToObject (o, "warm", (double) h->warm_count);
   cJSON *pk = cJSON_AddObjectToObject (o, "pass_at_k");
   for (size_t k = 0; k < h->o->n_ks; k++)
     {
@@ -463,7 +480,7 @@ summary (struct he *h, const char *path, bool interrupted)
 int
 eval_humaneval (const struct eval_opts *o, struct corral_error *err)
 {
-  struct he h = { .o = o };
+  struct he h = { .o = o, .statuses = cJSON_CreateObject () };
   int ret = -1;
   char *out_path = NULL;
   bool *skip = NULL;
@@ -512,6 +529,7 @@ done:
       free (h.samples[i].result);
     }
   free (h.samples);
+  cJSON_Delete (h.statuses);
   free (skip);
   free (out_path);
   return ret;

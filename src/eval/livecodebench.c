@@ -54,7 +54,7 @@ struct lcb {
   struct lsample *s;
   size_t n_s;
   struct gen *g;
-  size_t n_g, finished, passed;
+  size_t n_g, finished, passed, warm;
   uint64_t t0;
   bool bad_rows;
 };
@@ -462,6 +462,7 @@ run_gen (void *ctx, size_t index, char *out)
   cJSON_AddItemToObject (rec, "results", results);
   cJSON_AddItemToObject (rec, "metadata", meta ? meta : cJSON_CreateObject ());
   cJSON_AddNumberToObject (rec, "wall_ms", (double) res.wall_ms);
+  cJSON_AddBoolToObject (rec, "warm", res.warm);
   corral_result_free (&res);
   return put (out, rec);
 }
@@ -492,6 +493,7 @@ on_done (void *ctx, size_t index, const char *rec, size_t len)
   free (g->record);
   g->record = text;
   g->graded = cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (o, "graded"));
+  c->warm += cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (o, "warm"));
   cJSON_Delete (o);
   g->done = true;
   c->finished++;
@@ -663,6 +665,7 @@ summary (struct lcb *c, const char *path, bool interrupted)
   cJSON_AddStringToObject (o, "benchmark", "livecodebench");
   cJSON_AddNumberToObject (o, "generations", (double) c->finished);
   cJSON_AddNumberToObject (o, "passed", (double) c->passed);
+  cJSON_AddNumberToObject (o, "warm", (double) c->warm); /* generations forked warm */
   cJSON_AddStringToObject (o, "results", path);
   cJSON_AddBoolToObject (o, "interrupted", interrupted);
   if (c->o->release)

@@ -174,6 +174,10 @@ eval_pool_run (unsigned workers, size_t n_jobs, const bool *skip, eval_job_fn jo
   if (workers > n_jobs && n_jobs > 0)
     workers = (unsigned) n_jobs;
   interrupted = 0;
+  /* The host probe, once, while we are alone: in a delegated cgroup it
+   * moves us into a leaf so that the runs' cgroups get their controllers
+   * (with workers beside us it may not); the workers inherit it. */
+  corral_host_get ();
   int res[2];
   if (pipe2 (res, O_CLOEXEC) < 0)
     return corral_fail (err, errno, "pool pipe");

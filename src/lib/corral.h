@@ -209,6 +209,7 @@ struct corral_result {
   uint64_t memory_peak_bytes;
   enum corral_backend memory_peak_source; /* CG2, CG1, or RLIMIT (= ru_maxrss of the largest process) */
   bool oom_killed;
+  bool warm;                    /* forked from a warm interpreter (spec->warm) */
   char *out, *err;              /* captured output (NUL-terminated), NULL in passthrough */
   size_t out_len, err_len;
   bool out_truncated, err_truncated;

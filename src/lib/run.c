@@ -791,6 +791,7 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
         errs.buf[errs.len] = '\0';
       out.buf = errs.buf = NULL;
     }
+  res->warm = spec->warm != NULL;
   decide (res, spec, wstatus, have_status, have_setup ? &setup_rep : NULL,
           have_sys ? &sys_rep : NULL, killed_for, interrupted);
   ret = 0;

@@ -104,6 +104,24 @@ check "no writable cgroup: memory falls back to rlimit" [ "$(backend memory)" = 
 RES=$(/opt/h/hostile runas 1000 1000 corral doctor 2>&1)
 check "no writable cgroup: doctor prints the remedy" sh -c 'echo "$0" | grep -q "Delegate=yes"' "$RES"
 
+# corral eval: samples forked from warm interpreters, each into its own
+# sandbox and its own v2 cgroups (joined by fds the supervisor opened)
+mkdir -p /tmp/he && cp /opt/he/* /tmp/he/ && chmod 777 /tmp/he && chmod 666 /tmp/he/*
+RES=$(corral eval humaneval --problems /tmp/he/p.jsonl --samples /tmp/he/s.jsonl --json -j 2 --memory 64M 2>&1 | tail -n 1)
+check "eval: warm samples, MLE by the run's v2 memory cgroup" sh -c \
+  'echo "$0" | tr -d " " | grep -q "\"passed\":2,.*\"sandbox_statuses\":{.*\"MLE\":1.*},\"warm\":4"' "$RES"
+left=$(find /sys/fs/cgroup -name 'corral-[0-9]*' | wc -l)
+RES="$RES left=$left $(ps | grep -c '[p]ython3')"
+check "eval: no cgroup and no interpreter left" [ "$left" -eq 0 -a "$(ps | grep -c '[p]ython3')" -eq 0 ]
+mkdir /sys/fs/cgroup/deleg2
+chown 1000:1000 /sys/fs/cgroup/deleg2 /sys/fs/cgroup/deleg2/cgroup.procs \
+  /sys/fs/cgroup/deleg2/cgroup.subtree_control /sys/fs/cgroup/deleg2/cgroup.threads
+RES=$(sh -c 'echo $$ > /sys/fs/cgroup/deleg2/cgroup.procs; exec /opt/h/hostile runas 1000 1000 corral eval humaneval --problems /tmp/he/p.jsonl --samples /tmp/he/s.jsonl --out /tmp/he/u.jsonl --json -j 2 --memory 64M' 2>&1 | tail -n 1)
+check "eval: rootless warm samples in a delegated subtree, MLE by cgroup v2" sh -c \
+  'echo "$0" | tr -d " " | grep -q "\"passed\":2,.*\"sandbox_statuses\":{.*\"MLE\":1.*},\"warm\":4"' "$RES"
+left=$(find /sys/fs/cgroup/deleg2 -name 'corral-[0-9]*' | wc -l)
+check "eval: rootless, no run cgroup left in the delegated subtree" [ "$left" -eq 0 ]
+
 # images: an overlay root on this kernel, as root and rootless
 corral image import /opt/img/save.tar --name t --store /tmp/store >/dev/null 2>&1
 RES=$(corral run --image t --store /tmp/store -- /bin/sh -c 'echo $(ls /data) / $(ls /opq) / $(cat /etc/motd) / $FOO' 2>&1)

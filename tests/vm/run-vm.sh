@@ -1,7 +1,8 @@
 #!/bin/sh
 # make check-vm: prove the cgroup v2 path on a pure v2 host.  Builds an
 # initramfs (busybox, corral and its shared libraries, the static hostile
-# helper, tests/vm/guest-tests.sh), boots it under qemu TCG on Debian's
+# helper, python3 and most of its standard library,
+# tests/vm/guest-tests.sh), boots it under qemu TCG on Debian's
 # cloud kernel (fetched once with apt-get download, cached, never
 # committed), and reads the results from the serial console.
 #   CORRAL=... CORRAL_HOSTILE=... tests/vm/run-vm.sh
@@ -61,6 +62,38 @@ if [ -n "$archive" ]; then
     cp "$real" "$dest"
   done
 fi
+# Python, for `corral eval` (its warm interpreters) in the guest: the
+# interpreter, its libraries and the standard library without what the
+# runners never import
+py=$(readlink -f "${PYTHON3:-/usr/bin/python3}")
+pylib=$("$py" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')
+cp "$py" "$root/usr/bin/python3"
+for lib in $(ldd "$py" "$pylib"/lib-dynload/_ctypes*.so | awk '/=> \//{print $3}' | sort -u); do
+  real=$(readlink -f "$lib")
+  dest="$root/usr${lib#/usr}"
+  mkdir -p "$(dirname "$dest")"
+  cp "$real" "$dest"
+done
+mkdir -p "$root$pylib"
+(cd "$pylib" && tar cf - --exclude='./test' --exclude='./idlelib' --exclude='./tkinter' \
+   --exclude='./turtledemo' --exclude='./lib2to3' --exclude='./pydoc_data' --exclude='./ensurepip' \
+   --exclude='./distutils' --exclude='./config-*' --exclude='./site-packages' \
+   --exclude='./dist-packages' --exclude='./asyncio' --exclude='./sqlite3' .) | (cd "$root$pylib" && tar xf -)
+# HumanEval's example problem, and samples that pass, fail, blow memory
+mkdir -p "$root/opt/he"
+"${PYTHON3:-python3}" - "$root/opt/he" <<'PY'
+import json, sys
+d = sys.argv[1]
+json.dump({"task_id": "test/0", "prompt": "def f():\n", "entry_point": "f",
+           "canonical_solution": "    return 1\n",
+           "test": "def check(c):\n    assert c() == 1\n"}, open(d + "/p.jsonl", "w"))
+rows = ["    return 1\n", "    return 2\n",
+        "    x = []\n    while True:\n        x.append(bytearray(1 << 24))\n",
+        "    import os\n    assert os.getuid() == 0 and open('/proc/self/cgroup').read().split(':')[-1].strip() == '/'\n"
+        "    return 1\n"]
+open(d + "/s.jsonl", "w").write("".join(json.dumps({"task_id": "test/0", "completion": r}) + "\n" for r in rows))
+PY
+chmod -R a+rX "$root/opt/he"
 # overlayfs is a module in Debian's cloud kernel: loaded by guest-init.sh
 overlay_ko=$(ls "$cache/$pkg"/lib/modules/*/kernel/fs/overlayfs/overlay.ko* 2>/dev/null | head -n 1 || true)
 case "$overlay_ko" in
