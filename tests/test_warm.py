@@ -38,6 +38,18 @@ PROBE = r'''
         except OSError:
             pass
     info["writable"] = writable
+    # its init holds nothing it could use: not dumpable, no capability
+    init = []
+    for f in (lambda: os.listdir("/proc/1/fd"), lambda: os.readlink("/proc/1/root"),
+              lambda: open("/proc/1/mem", "rb").read(1), lambda: open("/proc/1/environ").read()):
+        try:
+            f()
+            init.append(True)
+        except OSError:
+            init.append(False)
+    info["init"] = init
+    info["init_caps"] = [l.split()[1] for l in open("/proc/1/status").read().splitlines()
+                         if l.startswith(("CapPrm", "CapEff"))]
     for d in ("/tmp", "/dev/shm", "/sandbox"):
         open(d + "/marker", "w").write("x")
     raise Exception(repr(info))
@@ -85,6 +97,8 @@ def test_a_warm_sample_sees_what_a_cold_one_sees(corral, work):
         assert w["fds"] == cold[0]["fds"]          # 0-2, the runner's own, no leaked fd
         assert w["cgroup"] == ["/"] and w["net"] == ["lo"] and w["host"] == "corral"
         assert w["writable"] == [] and w["kallsyms"] == ""
+        # (listing /proc/1/fd is allowed: init has the sample's uid here)
+        assert w["init"][1:] == [False] * 3 and w["init_caps"] == ["0000000000000000"] * 2
         for k in ("fds", "cgroup", "net", "host", "env", "cwd", "writable", "sandbox", "shm",
                   "kallsyms", "nnp", "seccomp", "procs", "caps"):
             assert w[k] == cold[0][k], k

@@ -189,8 +189,17 @@ run_warm (const struct corral_spec *spec, struct corral_result *res, struct corr
       struct corral_spec s = *spec;
       s.warm = warm;
       struct corral_error e = { 0 };
-      if (corral_run (&s, res, &e) == 0)
+      int r = corral_run (&s, res, &e);
+      /* An internal error of a warm run (its interpreter died, its
+       * sandbox could not be made) is ours, not the sample's: it runs
+       * again, cold, as do the ones after it. */
+      if (r == 0 && (res->status != CORRAL_IE || strncmp (res->reason, "interrupted", 11) == 0))
         return 0;
+      if (r == 0)
+        {
+          snprintf (e.msg, sizeof e.msg, "%s", res->reason);
+          corral_result_free (res);
+        }
       fprintf (stderr, "corral: eval: the warm interpreter failed (%s); samples start their own\n", e.msg);
       corral_warm_stop (warm);
       warm = NULL;

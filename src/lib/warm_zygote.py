@@ -102,7 +102,9 @@ def _seccomp(chan):
 
 
 def _init(prog_pid, rep):
-    """Pid 1 of the run's pid namespace: reaps, forwards, reports."""
+    """Pid 1 of the run's pid namespace: reaps, forwards, reports.  It
+    needs no capability from here on, and keeps none."""
+    _drop_caps()
     for s in FORWARDED:
         signal.signal(s, lambda sig, _f: os.kill(prog_pid, sig))
     status = None
