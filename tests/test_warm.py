@@ -30,6 +30,10 @@ PROBE = r'''
         "host": socket.gethostname(), "env": sorted(os.environ),
         "cwd": os.readlink("/proc/self/cwd"), "kallsyms": open("/proc/kallsyms").read(),
     }
+    import signal
+    info["signals"] = [str(signal.getsignal(s)) for s in (
+        signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGCHLD)]
+    info["sigmask"] = sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))
     writable = []
     for d in ("/", "/etc", "/usr", "/var", "/dev", "/proc", "/root", "/home"):
         try:
@@ -100,7 +104,7 @@ def test_a_warm_sample_sees_what_a_cold_one_sees(corral, work):
         # (listing /proc/1/fd is allowed: init has the sample's uid here)
         assert w["init"][1:] == [False] * 3 and w["init_caps"] == ["0000000000000000"] * 2
         for k in ("fds", "cgroup", "net", "host", "env", "cwd", "writable", "sandbox", "shm",
-                  "kallsyms", "nnp", "seccomp", "procs", "caps"):
+                  "kallsyms", "nnp", "seccomp", "procs", "caps", "signals", "sigmask"):
             assert w[k] == cold[0][k], k
     # the first sample's files are gone for the second: fresh tmpfs each
     assert warm[1]["tmp"] == warm[0]["tmp"] == cold[0]["tmp"]

@@ -5,15 +5,15 @@
 # payload (an eval runner) in it, started but not yet run: the interpreter's
 # start-up (~9 ms, most of a short sample's cost) is paid once per worker.
 #
-# The child, before any sample code:
-#   is pid 1 of a new pid namespace; joins the run's cgroups (fds the
-#   supervisor opened), then new mount, net, ipc, uts and cgroup namespaces; fresh tmpfs on /tmp, /dev/shm and
-#   /sandbox; a fresh read-only /proc (masked as the sandbox's) in the new
-#   pid namespace; its own session; the run's rlimits; every capability
-#   dropped (bounding, ambient, securebits locked, then the sets);
-#   no_new_privs; every other fd closed; the seccomp filter last, whose
-#   listener it sends to the supervisor.  Pid 1 forks the program (pid 2)
-#   and stays a small reaper that reports its status as corral's init does.
+# The child, before any sample code: is pid 1 of a new pid namespace;
+# joins the run's cgroups (fds the supervisor opened); makes new mount,
+# net, ipc, uts and cgroup namespaces, fresh tmpfs on /tmp, /dev/shm and
+# /sandbox, and a fresh read-only /proc (masked as the sandbox's); then
+# forks the program (pid 2) and stays a small reaper that reports its
+# status as corral's init does.  The program takes its own session and the
+# run's rlimits, drops every capability (bounding, ambient, securebits
+# locked, then the sets), sets no_new_privs, closes every other fd, and
+# loads the seccomp filter last, whose listener goes to the supervisor.
 #
 # Protocol on fd 0 (a SOCK_SEQPACKET socket): the first message is JSON
 # {payload, bpf_notify, bpf_kill, masks}; we answer "ready".  Then one
@@ -131,10 +131,10 @@ def _init(prog_pid, rep):
 
 
 def _program(req, stdin, out, err, chan, rep):
-    """Pid 2: the payload's process, locked down before it runs."""
-    for s in FORWARDED + (signal.SIGPIPE, signal.SIGCHLD):
-        signal.signal(s, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    """Pid 2: the payload's process, locked down before it runs.  Its
+    signal dispositions are the zygote's, which are a fresh interpreter's
+    (SIGINT raises KeyboardInterrupt, SIGPIPE and SIGXFSZ ignored): left
+    as they are."""
     os.setsid()
     os.dup2(stdin, 0)
     os.dup2(out, 1)
