@@ -544,6 +544,16 @@ main (int argc, char **argv)
   /* ms-enclave sandboxes' directories: as root on a tmpfs of our own mount
    * namespace (which the workers, started after, share), so that they
    * cannot fill the host's disk and vanish with us */
+  /* SIGTERM and SIGINT are blocked before any thread exists (the idle
+   * reaper below is the first), so that every thread leaves them to the
+   * sigwait at the end; a thread that did not block them would take a
+   * SIGTERM sent during start-up with its default action, ending us
+   * without the graceful stop. */
+  sigset_t stop;
+  sigemptyset (&stop);
+  sigaddset (&stop, SIGTERM);
+  sigaddset (&stop, SIGINT);
+  pthread_sigmask (SIG_BLOCK, &stop, NULL);
   const char *rt = getenv ("XDG_RUNTIME_DIR");
   char state[4096];
   const char *sbase = geteuid () != 0 && rt && *rt ? rt : "/tmp";
@@ -587,12 +597,6 @@ main (int argc, char **argv)
   wargv[argc] = "--worker-fd";
   wargv[argc + 1] = "3";
   signal (SIGPIPE, SIG_IGN);
-  sigset_t stop;
-  sigemptyset (&stop);
-  sigaddset (&stop, SIGTERM);
-  sigaddset (&stop, SIGINT);
-  /* blocked here, so that every thread leaves them to sigwait below */
-  pthread_sigmask (SIG_BLOCK, &stop, NULL);
   cfg.started = time (NULL);
   /* Probe the host once here, before the workers exist: under a systemd
    * unit with Delegate=yes on cgroup v2 we are alone in the unit's cgroup
