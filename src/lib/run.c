@@ -401,17 +401,19 @@ start_cold (const struct corral_spec *spec, struct corral_sandbox_ctx *ctx,
 }
 
 /* The sandbox made by a warm interpreter (warm.c): it gets the child's
- * ends, the fds that join the run's cgroups, and the channel on which the
- * run's seccomp listener comes back (*chan: our end). */
+ * ends (closed here, as start_cold does), the fds that join the run's
+ * cgroups, and the channel on which the run's seccomp listener comes back
+ * (*chan: our end).  No sync socket: the interpreter's child needs no
+ * release. */
 static int
 start_warm (const struct corral_spec *spec, struct corral_sandbox_ctx *ctx,
-            struct corral_cgroup *cg, int stdin_fd, int out_wr, int err_wr, int rep_wr,
-            int *chan, int *pidfd, struct corral_error *err)
+            struct corral_cgroup *cg, int *sync_p, int *rep_p, int *out_p, int *err_p,
+            int *stdin_fd, int *chan, int *pidfd, struct corral_error *err)
 {
   int ch[2];
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch) < 0)
     return corral_fail (err, errno, "socketpair");
-  int fds[16] = { stdin_fd, out_wr, err_wr, rep_wr, ch[1] };
+  int fds[16] = { *stdin_fd, out_p[1], err_p[1], rep_p[1], ch[1] };
   size_t n = 5;
   int v2 = corral_cgroup_open_v2_procs (cg);
   if (v2 >= 0)
@@ -458,10 +460,16 @@ start_warm (const struct corral_spec *spec, struct corral_sandbox_ctx *ctx,
     close (v2);
   close (ch[1]);
   if (r < 0)
-    close (ch[0]);
-  else
-    *chan = ch[0];
-  return r;
+    {
+      close (ch[0]);
+      return -1;
+    }
+  *chan = ch[0];
+  corral_cgroup_join_close (&ctx->join);
+  int *mine[] = { &sync_p[0], &sync_p[1], &rep_p[1], &out_p[1], &err_p[1], stdin_fd };
+  for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
+    close (steal_fd (mine[i]));
+  return 0;
 }
 
 int
@@ -581,18 +589,11 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   ctx.err_wr = err_p[1];
 
   uint64_t t0 = corral_now_us ();
-  if (spec->warm)
-    {
-      if (start_warm (spec, &ctx, cg, stdin_fd, out_p[1], err_p[1], rep_p[1], &chan, &pidfd, err) < 0)
-        goto out;
-      corral_cgroup_join_close (&ctx.join);
-      int *mine[] = { &sync_p[0], &sync_p[1], &rep_p[1], &out_p[1], &err_p[1], &stdin_fd };
-      for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
-        if (*mine[i] >= 0)
-          close (steal_fd (mine[i]));
-    }
-  else if (start_cold (spec, &ctx, host, cg, userns, uid, gid, sync_p, rep_p, out_p, err_p,
-                       &stdin_fd, &pid, &pidfd, err) < 0)
+  int started = spec->warm ? start_warm (spec, &ctx, cg, sync_p, rep_p, out_p, err_p, &stdin_fd,
+                                         &chan, &pidfd, err)
+                           : start_cold (spec, &ctx, host, cg, userns, uid, gid, sync_p, rep_p,
+                                         out_p, err_p, &stdin_fd, &pid, &pidfd, err);
+  if (started < 0)
     goto out;
 
   /* ---- supervise ---- */
