@@ -150,45 +150,51 @@ eval_spec_root (const struct eval_opts *o, struct corral_spec *spec, char **env)
 
 /* One warm interpreter per worker process, started on its first sample
  * (after the fork); if it cannot start, or dies, the worker goes on cold,
- * having said why once. */
+ * having said why once.  The state is the worker's: a process that finds
+ * another's (inherited over a fork) starts afresh. */
 static struct corral_warm *warm;
+static bool warm_off;
 static pid_t warm_owner;
+
+static void
+warm_adopt (void)
+{
+  if (warm_owner != getpid ())
+    {
+      warm = NULL;
+      warm_off = false;
+      warm_owner = getpid ();
+    }
+}
+
+static void
+warm_give_up (const char *what, const char *why)
+{
+  fprintf (stderr, "corral: eval: %s (%s); samples start their own\n", what, why);
+  corral_warm_stop (warm);
+  warm = NULL;
+  warm_off = true;
+}
 
 void
 eval_run_finish (void)
 {
-  if (warm && warm_owner == getpid ())
-    corral_warm_stop (warm);
+  warm_adopt ();
+  corral_warm_stop (warm);
   warm = NULL;
 }
 
 static int
 run_warm (const struct corral_spec *spec, struct corral_result *res, struct corral_error *err)
 {
-  static pid_t owner;
-  static bool cold;
-  if (owner != getpid ())
-    {
-      warm = NULL;
-      cold = false;
-      owner = getpid ();
-    }
-  if (warm == NULL && !cold)
-    {
-      struct corral_error e = { 0 };
-      if (corral_warm_start (spec, &warm, &e) == 0)
-        warm_owner = owner;
-      else
-        {
-          fprintf (stderr, "corral: eval: no warm interpreter (%s); samples start their own\n", e.msg);
-          cold = true;
-        }
-    }
+  warm_adopt ();
+  struct corral_error e = { 0 };
+  if (warm == NULL && !warm_off && corral_warm_start (spec, &warm, &e) < 0)
+    warm_give_up ("no warm interpreter", e.msg);
   if (warm)
     {
       struct corral_spec s = *spec;
       s.warm = warm;
-      struct corral_error e = { 0 };
       int r = corral_run (&s, res, &e);
       /* An internal error of a warm run (its interpreter died, its
        * sandbox could not be made) is ours, not the sample's: it runs
@@ -200,10 +206,7 @@ run_warm (const struct corral_spec *spec, struct corral_result *res, struct corr
           snprintf (e.msg, sizeof e.msg, "%s", res->reason);
           corral_result_free (res);
         }
-      fprintf (stderr, "corral: eval: the warm interpreter failed (%s); samples start their own\n", e.msg);
-      corral_warm_stop (warm);
-      warm = NULL;
-      cold = true;
+      warm_give_up ("the warm interpreter failed", e.msg);
     }
   return corral_run (spec, res, err);
 }

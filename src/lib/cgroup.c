@@ -216,26 +216,27 @@ corral_cgroup_v2_fd (const struct corral_cgroup *cg)
 }
 
 int
-corral_cgroup_open_join (const struct corral_cgroup *cg, struct corral_cgroup_join *j,
-                         struct corral_error *err)
+corral_cgroup_open_join (const struct corral_cgroup *cg, bool with_v2,
+                         struct corral_cgroup_join *j, struct corral_error *err)
 {
   j->n = 0;
   if (cg == NULL)
     return 0;
-  struct { int fd; const char *path; } t[] = {
-    { cg->mem1_fd, cg->mem1_path }, { cg->pids1_fd, cg->pids1_path },
-    { cg->cpu1_fd, cg->cpu1_path }, { cg->acct1_fd, cg->acct1_path },
+  struct { int fd; const char *path, *file; } t[] = {
+    { cg->mem1_fd, cg->mem1_path, "tasks" }, { cg->pids1_fd, cg->pids1_path, "tasks" },
+    { cg->cpu1_fd, cg->cpu1_path, "tasks" }, { cg->acct1_fd, cg->acct1_path, "tasks" },
+    { with_v2 ? cg->v2_fd : -1, cg->v2_path, "cgroup.procs" },
   };
   for (size_t i = 0; i < sizeof t / sizeof *t; i++)
     {
       if (t[i].fd < 0)
         continue;
-      int fd = openat (t[i].fd, "tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+      int fd = openat (t[i].fd, t[i].file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
       if (fd < 0)
         {
           int e = errno;
           corral_cgroup_join_close (j);
-          return corral_fail (err, e, "open %s/tasks", t[i].path);
+          return corral_fail (err, e, "open %s/%s", t[i].path, t[i].file);
         }
       j->fd[j->n] = fd;
       j->path[j->n++] = t[i].path;
@@ -262,14 +263,6 @@ corral_cgroup_join_close (struct corral_cgroup_join *j)
   for (size_t i = 0; i < j->n; i++)
     close (j->fd[i]);
   j->n = 0;
-}
-
-int
-corral_cgroup_open_v2_procs (const struct corral_cgroup *cg)
-{
-  if (cg == NULL || cg->v2_fd < 0)
-    return -1;
-  return openat (cg->v2_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 }
 
 int

@@ -73,19 +73,18 @@ int corral_cgroup_v2_fd (const struct corral_cgroup *cg);        /* for CLONE_IN
  * written to cgroup.procs.  The supervisor opens the files before the clone
  * (the open file's credentials are what the kernel checks); the child writes
  * and closes them. */
-#define CORRAL_CG_JOIN_MAX 4
+#define CORRAL_CG_JOIN_MAX 5
 struct corral_cgroup_join {
   int fd[CORRAL_CG_JOIN_MAX];
   const char *path[CORRAL_CG_JOIN_MAX];
   size_t n;
 };
-int corral_cgroup_open_join (const struct corral_cgroup *cg, struct corral_cgroup_join *j,
-                             struct corral_error *err);
+/* with_v2: the v2 cgroup's cgroup.procs too, for a child that was not
+ * cloned into it (a warm run's). */
+int corral_cgroup_open_join (const struct corral_cgroup *cg, bool with_v2,
+                             struct corral_cgroup_join *j, struct corral_error *err);
 int corral_cgroup_join_self (const struct corral_cgroup_join *j, struct corral_error *err); /* and closes */
 void corral_cgroup_join_close (struct corral_cgroup_join *j);
-/* An fd of the v2 cgroup's cgroup.procs, to join it by writing "0" (the
- * opener's rights are what count), or -1. */
-int corral_cgroup_open_v2_procs (const struct corral_cgroup *cg);
 /* Moves pid into the v2 cgroup when CLONE_INTO_CGROUP could not be used. */
 int corral_cgroup_attach_v2 (struct corral_cgroup *cg, pid_t pid, struct corral_error *err);
 int corral_cgroup_cpu_usage_us (struct corral_cgroup *cg, uint64_t *us); /* -1 if unknown */
@@ -178,6 +177,16 @@ struct corral_sandbox_ctx {
 
 /* Body of the sandbox init (pid 1 in the new namespaces).  Never returns. */
 void corral_sandbox_init (const struct corral_sandbox_ctx *ctx) __attribute__ ((noreturn));
+/* The program's rlimits from ctx: the ones set, as {resource, soft,
+ * hard} (hard CORRAL_NO_LIMIT: unlimited); returns their number.  The cold
+ * program sets them; a warm run sends them to its interpreter. */
+struct corral_rlimit {
+  int resource;
+  uint64_t soft, hard;
+};
+#define CORRAL_RLIMITS_MAX 8
+size_t corral_sandbox_rlimits (const struct corral_sandbox_ctx *ctx,
+                               struct corral_rlimit out[CORRAL_RLIMITS_MAX]);
 
 /* ---- warm.c ------------------------------------------------------------- */
 /* Sends the warm interpreter one run (req: JSON; fds: stdin, stdout,

@@ -413,12 +413,9 @@ start_warm (const struct corral_spec *spec, struct corral_sandbox_ctx *ctx,
   int ch[2];
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch) < 0)
     return corral_fail (err, errno, "socketpair");
-  int fds[16] = { *stdin_fd, out_p[1], err_p[1], rep_p[1], ch[1] };
+  int fds[5 + CORRAL_CG_JOIN_MAX] = { *stdin_fd, out_p[1], err_p[1], rep_p[1], ch[1] };
   size_t n = 5;
-  int v2 = corral_cgroup_open_v2_procs (cg);
-  if (v2 >= 0)
-    fds[n++] = v2;
-  for (size_t i = 0; i < ctx->join.n && n < 16; i++)
+  for (size_t i = 0; i < ctx->join.n; i++)
     fds[n++] = ctx->join.fd[i];
 
   /* The run's settings: what the cold sandbox's init and program do with
@@ -434,19 +431,12 @@ start_warm (const struct corral_spec *spec, struct corral_sandbox_ctx *ctx,
   cJSON_AddNumberToObject (o, "sandbox", (double) spec->sandbox_size);
   cJSON_AddBoolToObject (o, "lo", spec->net == CORRAL_NET_LOOPBACK);
   cJSON *rl = cJSON_AddArrayToObject (o, "rlimits");
-  struct { int res; uint64_t soft, hard; } lims[] = {
-    { RLIMIT_CORE, 0, 0 },
-    { RLIMIT_CPU, ctx->rl_cpu_s, ctx->rl_cpu_s == CORRAL_NO_LIMIT ? CORRAL_NO_LIMIT : ctx->rl_cpu_s + 1 },
-    { RLIMIT_AS, ctx->rl_as, ctx->rl_as }, { RLIMIT_NPROC, ctx->rl_nproc, ctx->rl_nproc },
-    { RLIMIT_FSIZE, ctx->rl_fsize, ctx->rl_fsize }, { RLIMIT_NOFILE, ctx->rl_nofile, ctx->rl_nofile },
-    { RLIMIT_STACK, ctx->rl_stack, ctx->rl_stack },
-  };
-  for (size_t i = 0; i < sizeof lims / sizeof *lims; i++)
+  struct corral_rlimit lims[CORRAL_RLIMITS_MAX];
+  size_t nl = corral_sandbox_rlimits (ctx, lims);
+  for (size_t i = 0; i < nl; i++)
     {
-      if (lims[i].soft == CORRAL_NO_LIMIT)
-        continue;
       cJSON *t = cJSON_CreateArray ();
-      cJSON_AddItemToArray (t, cJSON_CreateNumber (lims[i].res));
+      cJSON_AddItemToArray (t, cJSON_CreateNumber (lims[i].resource));
       cJSON_AddItemToArray (t, cJSON_CreateNumber ((double) lims[i].soft));
       cJSON_AddItemToArray (t, cJSON_CreateNumber (lims[i].hard == CORRAL_NO_LIMIT ? -1.0 : (double) lims[i].hard));
       cJSON_AddItemToArray (rl, t);
@@ -456,8 +446,6 @@ start_warm (const struct corral_spec *spec, struct corral_sandbox_ctx *ctx,
   int r = req ? corral_warm_launch (spec->warm, req, fds, n, pidfd, err)
               : corral_fail (err, ENOMEM, "warm run");
   free (req);
-  if (v2 >= 0)
-    close (v2);
   close (ch[1]);
   if (r < 0)
     {
@@ -572,7 +560,7 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
       corral_fail (err, errno, "stdin");
       goto out;
     }
-  if (corral_cgroup_open_join (cg, &ctx.join, err) < 0)
+  if (corral_cgroup_open_join (cg, spec->warm != NULL, &ctx.join, err) < 0)
     goto out;
   /* The host view's /etc: a snapshot bound with one mount, when the cache
    * has (or can make) a current one; else the sandbox binds entries. */

@@ -53,13 +53,27 @@ setup_failed (const struct corral_sandbox_ctx *ctx, const struct corral_error *e
   _exit (126);
 }
 
-static void
-set_rlimit (int res, uint64_t v)
+size_t
+corral_sandbox_rlimits (const struct corral_sandbox_ctx *ctx,
+                        struct corral_rlimit out[CORRAL_RLIMITS_MAX])
 {
-  if (v == CORRAL_NO_LIMIT)
-    return;
-  struct rlimit rl = { .rlim_cur = v, .rlim_max = v };
-  setrlimit (res, &rl);
+  /* CPU: SIGXCPU at the limit (verdict TLE whatever the accounting's
+   * rounding), SIGKILL a second later for a program that ignores it. */
+  uint64_t cpu_hard = ctx->rl_cpu_s == CORRAL_NO_LIMIT ? CORRAL_NO_LIMIT : ctx->rl_cpu_s + 1;
+  const struct corral_rlimit all[] = {
+    { RLIMIT_CORE, 0, 0 },
+    { RLIMIT_CPU, ctx->rl_cpu_s, cpu_hard },
+    { RLIMIT_AS, ctx->rl_as, ctx->rl_as },
+    { RLIMIT_NPROC, ctx->rl_nproc, ctx->rl_nproc },
+    { RLIMIT_FSIZE, ctx->rl_fsize, ctx->rl_fsize },
+    { RLIMIT_NOFILE, ctx->rl_nofile, ctx->rl_nofile },
+    { RLIMIT_STACK, ctx->rl_stack, ctx->rl_stack },
+  };
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    if (all[i].soft != CORRAL_NO_LIMIT)
+      out[n++] = all[i];
+  return n;
 }
 
 static void __attribute__ ((noreturn))
@@ -82,19 +96,14 @@ run_program (const struct corral_sandbox_ctx *ctx, int notif_sock)
   if (err.msg[0])
     setup_failed (ctx, &err);
 
-  set_rlimit (RLIMIT_CORE, 0);
-  /* CPU: SIGXCPU at the limit (verdict TLE whatever the accounting's
-   * rounding), SIGKILL a second later for a program that ignores it. */
-  if (ctx->rl_cpu_s != CORRAL_NO_LIMIT)
+  struct corral_rlimit lims[CORRAL_RLIMITS_MAX];
+  size_t nl = corral_sandbox_rlimits (ctx, lims);
+  for (size_t i = 0; i < nl; i++)
     {
-      struct rlimit rl = { .rlim_cur = ctx->rl_cpu_s, .rlim_max = ctx->rl_cpu_s + 1 };
-      setrlimit (RLIMIT_CPU, &rl);
+      struct rlimit rl = { .rlim_cur = lims[i].soft,
+                           .rlim_max = lims[i].hard == CORRAL_NO_LIMIT ? RLIM_INFINITY : lims[i].hard };
+      setrlimit (lims[i].resource, &rl);
     }
-  set_rlimit (RLIMIT_AS, ctx->rl_as);
-  set_rlimit (RLIMIT_NPROC, ctx->rl_nproc);
-  set_rlimit (RLIMIT_FSIZE, ctx->rl_fsize);
-  set_rlimit (RLIMIT_NOFILE, ctx->rl_nofile);
-  set_rlimit (RLIMIT_STACK, ctx->rl_stack);
 
   /* Identity: supplementary groups first (refused in a rootless user
    * namespace, where setgroups is denied and there are none to drop).  A
