@@ -4,6 +4,7 @@ unprivileged user (through user namespaces), on real kernels features.
 Environment (set by `make check`): CORRAL (binary), CORRAL_HOSTILE (static
 hostile helper), CORRAL_POLICY_DIR.
 """
+import collections
 import json
 import os
 import shutil
@@ -31,6 +32,31 @@ def _find(env, *cands):
 CORRAL = _find("CORRAL", os.path.join(SRCDIR, "corral"))
 HOSTILE = _find("CORRAL_HOSTILE", os.path.join(SRCDIR, "tests/helpers/hostile"))
 POLICY_DIR = os.environ.get("CORRAL_POLICY_DIR", os.path.join(SRCDIR, "policies"))
+
+# Small real fixtures ship in tests/data; the benchmark data of the
+# agreement tests (model samples, the official graders' verdicts) does not,
+# and lives in the project's ../shared/data, or CORRAL_SHARED_DATA.
+TESTS_DATA = os.path.join(HERE, "data")
+SHARED_DATA = os.environ.get("CORRAL_SHARED_DATA") or os.path.join(os.path.dirname(SRCDIR), "shared", "data")
+
+
+def data_copy(rel, dest):
+    """A world-readable copy of tests/data/rel in the directory dest (the
+    clone itself may be out of the unprivileged test user's reach)."""
+    out = os.path.join(str(dest), os.path.basename(rel))
+    shutil.copy(os.path.join(TESTS_DATA, rel), out)
+    os.chmod(out, 0o644)
+    return out
+
+
+def shared_data(rel):
+    """The path of rel in the shared benchmark data; skips the test, with
+    the reason, in a clone that has none."""
+    path = os.path.join(SHARED_DATA, rel)
+    if not os.path.exists(path):
+        pytest.skip("agreement data not here: the benchmark samples and the official graders' "
+                    "verdicts are in the project's ../shared/data (or set CORRAL_SHARED_DATA)")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -157,3 +183,25 @@ def processes_matching(needle: bytes):
         except OSError:
             pass
     return found
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What was skipped and why, grouped: printed at the end of the run and
+    written to $CORRAL_SKIP_SUMMARY, which `make check` shows."""
+    stats = terminalreporter.stats
+    reasons = collections.Counter()
+    for rep in stats.get("skipped", []):
+        r = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        reasons[r.removeprefix("Skipped: ")] += 1
+    count = lambda k: sum(1 for r in stats.get(k, []) if getattr(r, "when", "call") in ("call", "setup"))
+    lines = [f"pytest: {count('passed')} passed, {count('failed')} failed, {len(stats.get('error', []))} errors, "
+             f"{sum(reasons.values())} skipped (details: tests/run-pytest.log)"]
+    for reason, n in reasons.most_common():
+        lines.append(f"  skipped {n:3d}: {reason}")
+    terminalreporter.write_line("")
+    for line in lines:
+        terminalreporter.write_line(line)
+    out = os.environ.get("CORRAL_SKIP_SUMMARY")
+    if out:
+        with open(out, "w") as f:
+            f.write("\n".join(lines) + "\n")

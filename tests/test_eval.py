@@ -1,5 +1,6 @@
-"""corral eval humaneval: agreement with openai/human-eval's own verdicts
-on the real data in ../shared/data, sample by sample."""
+"""corral eval humaneval and livecodebench: the official problems shipped in
+tests/data, and agreement with the official graders' verdicts on the real
+data in ../shared/data (skipped where that is absent), sample by sample."""
 import gzip
 import json
 import os
@@ -8,11 +9,9 @@ import time
 
 import pytest
 
-DATA = os.environ.get("CORRAL_SHARED_DATA") or os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
-HE = os.path.join(DATA, "humaneval")
+from conftest import TESTS_DATA, shared_data
 
-pytestmark = pytest.mark.skipif(not os.path.isdir(HE), reason=f"no shared data at {DATA}")
+HE = os.path.join(TESTS_DATA, "humaneval")
 
 
 @pytest.fixture
@@ -72,7 +71,7 @@ def test_canonical_solutions_all_pass(corral, work):
 
 
 def test_wizardcoder_agrees_with_reference_sample_by_sample(corral, work):
-    ref = [json.loads(l) for l in open(os.path.join(HE, "wizardcoder15b_samples_results.jsonl"))]
+    ref = [json.loads(l) for l in open(shared_data("humaneval/wizardcoder15b_samples_results.jsonl"))]
     s = work / "wizard.jsonl"
     write_samples(s, [{"task_id": r["task_id"], "completion": r["completion"]} for r in ref])
     p, summary, results = evaluate(corral, work, s, "-j", "2")
@@ -117,6 +116,26 @@ def test_reference_fidelity_traps(corral, work):
     assert p.returncode == 0, p.stderr
     assert [r["result"] for r in results] == [want for _, want in FIDELITY]
 
+
+@pytest.mark.parametrize("warm", ["warm", "cold"])
+def test_numpy_is_loaded_before_the_guard_as_in_the_reference(corral, work, warm):
+    """human_eval/evaluation.py imports numpy in the process whose children
+    run the samples: a sample's `import numpy` finds it loaded, not broken
+    by the guard (os.getcwd is None), while the guard still holds for the
+    sample's own code after it."""
+    pytest.importorskip("numpy", reason="needs python3-numpy")
+    s = work / "np.jsonl"
+    write_samples(s, [
+        {"task_id": "test/0", "completion": "    import numpy as np\n    return int(np.ones(1).sum())\n"},
+        {"task_id": "test/0", "completion": "    import numpy, os, subprocess, shutil\n"
+         "    assert os.getcwd is None and os.kill is None and subprocess.Popen is None\n"
+         "    assert shutil.rmtree is None\n    return 1\n"},
+        {"task_id": "test/0", "completion": "    import os\n    import numpy\n    os.system('true')\n    return 1\n"},
+    ])
+    extra = ("--cold",) if warm == "cold" else ()
+    p, summary, results = evaluate(corral, work, s, *extra, problems="example_problem.jsonl")
+    assert p.returncode == 0, p.stderr
+    assert [r["result"] for r in results] == ["passed", "passed", "failed: 'NoneType' object is not callable"]
 
 def test_the_runners_leave_as_the_references_children_do(corral, work):
     """The references grade in a multiprocessing child, which leaves with
@@ -226,7 +245,9 @@ def test_missing_or_bad_problem_file(corral, work):
 
 # ---- LiveCodeBench -----------------------------------------------------------
 
-LCB = os.path.join(DATA, "livecodebench")
+def lcb_file(name):
+    return shared_data("livecodebench/" + name)
+
 # near the 6 s limit on these machines: the reference passed them on a quiet
 # machine and failed them under load (../shared/data/README.md)
 TIMING = {"abc338_c", "abc345_d"}
@@ -245,11 +266,11 @@ def starts_a_thread(code):
 
 
 def lcb_reference():
-    return json.load(open(os.path.join(LCB, "o1_preview_reference.json")))["graded"]
+    return json.load(open(lcb_file("o1_preview_reference.json")))["graded"]
 
 
 def lcb_eval(corral, work, samples, *extra, problems=None):
-    problems = problems or os.path.join(LCB, "lcb_public_879.jsonl")
+    problems = problems or lcb_file("lcb_public_879.jsonl")
     if corral.mode == "user" and not problems.startswith(str(work)):
         shutil.copy(problems, work / "lcb.jsonl")
         os.chmod(work / "lcb.jsonl", 0o644)
@@ -265,9 +286,9 @@ def lcb_subset():
     """A fixed subset: every platform, both test kinds, both encodings of
     the private tests, passes and failures."""
     samples = {s["question_id"]: s for s in
-               json.load(open(os.path.join(LCB, "o1_preview_samples.json")))}
+               json.load(open(lcb_file("o1_preview_samples.json")))}
     ref = lcb_reference()
-    rows = [json.loads(l) for l in open(os.path.join(LCB, "lcb_public_879.jsonl"))]
+    rows = [json.loads(l) for l in open(lcb_file("lcb_public_879.jsonl"))]
     pick, seen = [], {}
     for r in rows:
         qid = r["question_id"]
@@ -310,7 +331,7 @@ def test_lcb_subset_agrees_with_reference(corral, work):
 @pytest.mark.skipif(not os.environ.get("CORRAL_SLOW"), reason="slow: set CORRAL_SLOW=1 (make check-slow)")
 def test_lcb_all_o1_preview_generations_agree(corral_root, shared_tmp):
     s = shared_tmp / "o1.json"
-    shutil.copy(os.path.join(LCB, "o1_preview_samples.json"), s)
+    shutil.copy(lcb_file("o1_preview_samples.json"), s)
     p, summary, out = lcb_eval(corral_root, shared_tmp, s, "-j", "2")
     assert p.returncode in (0, 1), p.stderr
     ref = lcb_reference()
@@ -417,6 +438,85 @@ def test_lcb_formats_filters_and_verdicts(corral, work):
     assert "filters leave out" in p.stderr
 
 
+# Generations whose verdicts depend on the grading child's state: the
+# official lcb_runner grader's verdicts, each for the reason given.  (Each
+# was run through the reference's own mechanism, as testing_util.py does
+# it, when written; the old hand-made stdin mock and import order of our
+# runner got the ones marked * wrong.)
+LCB_STATE_TRAPS = [
+    # * numpy is loaded by the grader's own modules before the guard; a
+    # generation's import after it would call a function the guard disabled
+    ("numpy", "import numpy as np\nn = int(input())\nprint(int(np.array(input().split(), dtype=int).sum()))\n", True),
+    # * readline is the StringIO's own: it keeps the newline and shares the
+    # position with iteration and read()
+    ("readline_then_for", "import sys\nn = int(sys.stdin.readline())\nfor line in sys.stdin:\n"
+                          "    print(sum(map(int, line.split())))\n    break\n", True),
+    ("readline_keeps_newline", "import sys\nn = sys.stdin.readline()\n"
+                               "print(0 if n.endswith('\\n') else sum(map(int, sys.stdin.readline().split())))\n",
+     False),
+    ("for_break_then_read", "import sys\nfor line in sys.stdin:\n    n = int(line)\n    break\n"
+                            "print(sum(map(int, sys.stdin.read().split())))\n", True),
+    ("while_readline_to_eof", "import sys\nn = int(sys.stdin.readline())\nt = 0\nwhile True:\n"
+                              "    line = sys.stdin.readline()\n    if not line:\n        break\n"
+                              "    t += sum(map(int, line.split()))\nprint(t)\n", True),
+    # * `from sys import stdin` is hoisted and runs before the patches: it is
+    # the real stdin (/dev/null), whose readline the patches replace...
+    ("from_sys_stdin_readline", "from sys import stdin\nn = int(stdin.readline())\n"
+                                "print(sum(map(int, stdin.readline().split())))\n", True),
+    # ... but whose iteration reads /dev/null
+    ("from_sys_stdin_iter", "import sys\nfrom sys import stdin\nfor line in stdin:\n    print(line)\n"
+                            "print(sum(map(int, sys.stdin.read().split()[1:])))\n", True),
+    # `open` is io.open, bound by the import block's `from io import *`:
+    # mock_open is not what the code calls, and fd 0 is /dev/null
+    ("open_0", "print(sum(map(int, open(0).read().split()[1:])))\n", False),
+    # * quit is disabled by the guard (exit is not)
+    ("quit", "import sys\nprint(sum(map(int, sys.stdin.read().split()[1:])))\nquit()\n", False),
+    ("exit", "import sys\nprint(sum(map(int, sys.stdin.read().split()[1:])))\nexit()\n", True),
+    # * int-to-str conversions go to 50000 digits
+    ("big_int", "import sys\nd = len(str(10 ** 5000))\nprint(sum(map(int, sys.stdin.read().split()[1:])) + d - 5001)\n",
+     True),
+    # * the capture's close() takes an argument: calling it raises
+    ("stdout_close", "import sys\nprint(6)\nsys.stdout.close()\n", False),
+]
+
+
+@pytest.mark.parametrize("warm", ["warm", "cold"])
+def test_lcb_grading_child_is_the_references(corral, work, warm):
+    import importlib.util
+    traps = [t for t in LCB_STATE_TRAPS
+             if t[0] != "numpy" or importlib.util.find_spec("numpy") is not None]
+    if len(traps) < len(LCB_STATE_TRAPS):
+        print("numpy is not installed: its trap is left out (apt-get install python3-numpy)")
+    tests = json.dumps([{"input": "3\n1 2 3\n", "output": "6\n", "testtype": "stdin"}])
+    fn_tests = json.dumps([{"input": "[1, 2, 3]", "output": "6", "testtype": "functional"}])
+    probs = [_problem("st", tests, public=[{"input": "2\n5 5\n", "output": "10\n", "testtype": "stdin"}]),
+             dict(_problem("fn", fn_tests, func_name="total",
+                           public=[{"input": "[4]", "output": "4", "testtype": "functional"}]),
+                  platform="leetcode")]
+    prob = work / "p.jsonl"
+    prob.write_text("".join(json.dumps(p) + "\n" for p in probs))
+    os.chmod(prob, 0o644)
+    fn_numpy = ("import numpy as np\nclass Solution:\n    def total(self, nums):\n"
+                "        return int(np.sum(np.array(nums)))\n")
+    rows = [{"question_id": "st", "code_list": [code for _, code, _ in traps]},
+            {"question_id": "fn", "code_list": [fn_numpy]}]
+    s = work / "s.json"
+    s.write_text(json.dumps(rows))
+    os.chmod(s, 0o666)
+    extra = ("--cold",) if warm == "cold" else ()
+    p, summary, out = lcb_eval(corral, work, s, "-j", "2", *extra, problems=str(prob))
+    assert p.returncode == 0, p.stderr
+    by = {o["question_id"]: o for o in out}
+    got = dict(zip((name for name, _, _ in traps), by["st"]["graded_list"]))
+    want = {name: verdict for name, _, verdict in traps}
+    assert got == want, [(n, by["st"]["metadata"][i]) for i, (n, _, _) in enumerate(traps) if got[n] != want[n]]
+    if len(traps) == len(LCB_STATE_TRAPS):
+        assert by["fn"]["graded_list"] == [True], by["fn"]["metadata"]
+    meta = {name: m for (name, _, _), m in zip(traps, by["st"]["metadata"])}
+    assert meta["quit"]["metadata"]["error_code"] == -4 and "NoneType" in meta["quit"]["metadata"]["error"]
+    assert meta["stdout_close"]["metadata"]["error_code"] == -4
+
+
 def test_interrupt_writes_what_finished_and_resume_completes(corral, work):
     import signal
     import subprocess
@@ -519,9 +619,9 @@ def test_dataset_by_name_is_downloaded_checked_and_cached(corral, work):
 def test_lcb_release_reads_exactly_the_official_release_files(corral, work):
     # Six release files on a loopback mirror, as code_generation_lite
     # publishes them: test.jsonl (release_v1) ... test6.jsonl (release_v6).
-    rows = [json.loads(l) for l in open(os.path.join(LCB, "lcb_public_879.jsonl"))]
+    rows = [json.loads(l) for l in open(lcb_file("lcb_public_879.jsonl"))]
     samples = {s["question_id"]: s for s in
-               json.load(open(os.path.join(LCB, "o1_preview_samples.json")))}
+               json.load(open(lcb_file("o1_preview_samples.json")))}
     ref = lcb_reference()
     easy = [r for r in rows if r["difficulty"] == "easy" and r["question_id"] not in TIMING
             and not starts_a_thread(samples[r["question_id"]]["code_list"][0])]
@@ -571,7 +671,7 @@ def test_lcb_release_reads_exactly_the_official_release_files(corral, work):
 def test_lcb_release_needs_the_official_files(corral, work):
     s = work / "s.json"
     s.write_text("[]")
-    p = corral.cli("eval", "livecodebench", "--problems", os.path.join(LCB, "lcb_public_879.jsonl"),
+    p = corral.cli("eval", "livecodebench", "--problems", lcb_file("lcb_public_879.jsonl"),
                    "--samples", str(s), "--release", "release_v2")
     assert p.returncode == 2 and "--release picks the official release files" in p.stderr, p.stderr
     p = corral.cli("eval", "livecodebench", "--problems", "livecodebench", "--samples", str(s),

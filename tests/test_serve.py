@@ -674,9 +674,8 @@ def test_run_remote_refuses_what_a_server_decides(corral, server):
 
 
 def test_eval_remote_on_two_servers_one_of_them_down(corral, server, shared_tmp):
-    data = os.environ.get("CORRAL_SHARED_DATA") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data")
-    he = os.path.join(data, "humaneval")
+    from conftest import TESTS_DATA
+    he = os.path.join(TESTS_DATA, "humaneval")
     samples = shared_tmp / "s.jsonl"
     samples.write_text(open(os.path.join(he, "example_samples.jsonl")).read())
     os.chmod(samples, 0o666)
@@ -686,7 +685,8 @@ def test_eval_remote_on_two_servers_one_of_them_down(corral, server, shared_tmp)
     s.bind(("127.0.0.1", 0))
     dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     s.close()
-    p = corral.cli("eval", "humaneval", "--problems", os.path.join(he, "example_problem.jsonl"),
+    from conftest import data_copy
+    p = corral.cli("eval", "humaneval", "--problems", data_copy("humaneval/example_problem.jsonl", shared_tmp),
                    "--samples", str(samples), "--remote", f"{dead},{server.url}", "--json", timeout=300)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout.strip().splitlines()[-1])["pass_at_k"]["pass@1"] == 0.5
@@ -720,9 +720,8 @@ def test_file_operation_never_goes_through_a_planted_symlink(server, shared_tmp)
 
 def test_eval_remote_agrees_with_local_on_the_canonical_solutions(corral, shared_tmp):
     import gzip
-    data = os.environ.get("CORRAL_SHARED_DATA") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data")
-    problems = os.path.join(data, "humaneval", "HumanEval.jsonl.gz")
+    from conftest import data_copy
+    problems = data_copy("humaneval/HumanEval.jsonl.gz", shared_tmp)
     rows = [json.loads(l) for l in gzip.open(problems, "rt")]
     os.chmod(shared_tmp, 0o777)
     results = {}

@@ -21,7 +21,7 @@ enum {
   OPT_JSON = 256, OPT_PRETTY, OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_TIME, OPT_WALL, OPT_OUTPUT,
   OPT_FSIZE, OPT_NOFILE, OPT_STACK, OPT_NET, OPT_BIND, OPT_TMPFS, OPT_CWD, OPT_ENV, OPT_STDIN,
   OPT_POLICY, OPT_USERNS, OPT_NO_USERNS, OPT_UID, OPT_GID, OPT_HOSTNAME, OPT_IMAGE, OPT_ROOTFS,
-  OPT_STORE, OPT_ROOT_SIZE, OPT_REMOTE,
+  OPT_STORE, OPT_ROOT_SIZE, OPT_REMOTE, OPT_ENTRYPOINT,
 };
 
 static const struct option options[] = {
@@ -53,6 +53,7 @@ static const struct option options[] = {
   { "store", required_argument, NULL, OPT_STORE },
   { "root-size", required_argument, NULL, OPT_ROOT_SIZE },
   { "remote", required_argument, NULL, OPT_REMOTE },
+  { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -61,6 +62,7 @@ static void
 run_usage (FILE *f)
 {
   fputs ("Usage: corral run [OPTIONS] -- CMD [ARG...]\n"
+         "       corral run --image NAME [OPTIONS] [-- ARG...]\n"
          "\n"
          "Output and result:\n"
          "  --json                 print one JSON result object instead of passing output through\n"
@@ -77,8 +79,11 @@ run_usage (FILE *f)
          "  --stack SIZE           stack size (default 8M)\n"
          "Root file system (default: a read-only view of the host's /usr and a vetted /etc):\n"
          "  --image NAME[:TAG]     an imported image (`corral image`): its layers under a\n"
-         "                         writable upper layer that is discarded; its Env and\n"
-         "                         WorkingDir apply\n"
+         "                         writable upper layer that is discarded; its Env,\n"
+         "                         WorkingDir and User apply, and the command is its\n"
+         "                         Entrypoint + (ARGs, else its Cmd), as in `docker run`\n"
+         "  --entrypoint CMD       with --image: CMD instead of the image's Entrypoint\n"
+         "                         (and its Cmd); \"\" for none\n"
          "  --rootfs DIR           a directory as the read-only lower layer, the same way\n"
          "  --root-size SIZE       the upper layer's tmpfs (default 256M)\n"
          "  --store DIR            the image store (see `corral image --help`)\n"
@@ -99,6 +104,35 @@ run_usage (FILE *f)
          "Exit status without --json and with it: the program's exit code, 128+N for\n"
          "signal N, 124 TLE, 123 MLE, 122 OLE, 121 SYS, 125 internal error, 2 usage.\n",
          f);
+}
+
+/* The command of a run on an image, as `docker run` makes it: the
+ * Entrypoint (or --entrypoint, "" for none), then the arguments given, or
+ * the image's Cmd when none is given and the Entrypoint is the image's
+ * (docker drops the Cmd with an --entrypoint).  The strings are borrowed. */
+static int
+image_argv (const struct image *im, const char *entrypoint, char **args, size_t n_args, char ***out)
+{
+  char *ep_one[2] = { (char *) entrypoint, NULL };
+  char **ep = entrypoint ? (entrypoint[0] ? ep_one : NULL) : im->entrypoint;
+  char **tail = n_args ? NULL : entrypoint ? NULL : im->cmd;
+  size_t n = n_args;
+  for (char **p = ep; p && *p; p++)
+    n++;
+  for (char **p = tail; p && *p; p++)
+    n++;
+  char **v = calloc (n + 1, sizeof *v);
+  if (v == NULL)
+    return -1;
+  size_t i = 0;
+  for (char **p = ep; p && *p; p++)
+    v[i++] = *p;
+  for (size_t k = 0; k < n_args; k++)
+    v[i++] = args[k];
+  for (char **p = tail; p && *p; p++)
+    v[i++] = *p;
+  *out = v;
+  return 0;
 }
 
 static int
@@ -283,9 +317,12 @@ cmd_run (int argc, char **argv)
   size_t n_env = 0;
   int ret = EXIT_USAGE;
   char **env = NULL;
+  char *workdir = NULL;
   int stdin_fd = -1;
   const char *image_name = NULL, *rootfs_dir = NULL, *store_dir = NULL, *remote = NULL;
-  bool cwd_given = false;
+  bool cwd_given = false, uid_given = false, gid_given = false;
+  const char *entrypoint = NULL;
+  char **run_argv = NULL;
   struct image im = { 0 };
   int image_lock = -1;
   const char *rootfs_lowers[] = { ".", NULL };
@@ -384,6 +421,7 @@ cmd_run (int argc, char **argv)
           break;
         case OPT_IMAGE: image_name = optarg; break;
         case OPT_REMOTE: remote = optarg; break;
+        case OPT_ENTRYPOINT: entrypoint = optarg; break;
         case OPT_ROOTFS: rootfs_dir = optarg; break;
         case OPT_STORE: store_dir = optarg; break;
         case OPT_ROOT_SIZE:
@@ -434,7 +472,10 @@ cmd_run (int argc, char **argv)
               cli_error ("run", "%s: bad id `%s`", name, optarg);
               goto out;
             }
-          if (c == OPT_UID) spec.uid = (uid_t) v; else spec.gid = (gid_t) v;
+          if (c == OPT_UID)
+            spec.uid = (uid_t) v, uid_given = true;
+          else
+            spec.gid = (gid_t) v, gid_given = true;
           break;
         case OPT_HOSTNAME:
           if (strlen (optarg) == 0 || strlen (optarg) > 64)
@@ -455,9 +496,14 @@ cmd_run (int argc, char **argv)
           goto out;
         }
     }
-  if (optind >= argc)
+  if (optind >= argc && !image_name)
     {
       cli_error ("run", "no command given (usage: corral run [OPTIONS] -- CMD [ARG...])");
+      goto out;
+    }
+  if (entrypoint && !image_name)
+    {
+      cli_error ("run", "--entrypoint is for --image (without one, the command is the one given)");
       goto out;
     }
   spec.argv = argv + optind;
@@ -497,8 +543,39 @@ cmd_run (int argc, char **argv)
           ret = EXIT_IE;
           goto out;
         }
-      if (!cwd_given && im.workdir && im.workdir[0] == '/')
-        spec.cwd = im.workdir;
+      if (!cwd_given && im.workdir && im.workdir[0])
+        {
+          /* relative (never written by docker build): from the root */
+          if (im.workdir[0] != '/' && asprintf (&workdir, "/%s", im.workdir) < 0)
+            workdir = NULL;
+          spec.cwd = im.workdir[0] == '/' ? im.workdir : workdir ? workdir : "/";
+        }
+      uid_t iu;
+      gid_t ig;
+      bool user_set;
+      if (image_user (&im, spec.lowers_base, &iu, &ig, &user_set, &ierr) < 0)
+        {
+          cli_error ("run", "--image %s: %s", image_name, ierr.msg);
+          ret = EXIT_IE;
+          goto out;
+        }
+      if (user_set && !uid_given)
+        spec.uid = iu;
+      if (user_set && !gid_given)
+        spec.gid = ig;
+      if (image_argv (&im, entrypoint, argv + optind, (size_t) (argc - optind), &run_argv) < 0)
+        {
+          cli_error ("run", "out of memory");
+          ret = EXIT_IE;
+          goto out;
+        }
+      if (run_argv[0] == NULL)
+        {
+          cli_error ("run", "no command given: image %s has no Entrypoint or Cmd (give one after `--`)",
+                     image_name);
+          goto out;
+        }
+      spec.argv = run_argv;
     }
 
   env = build_env (image_name ? im.env : NULL, extra_env, n_env);
@@ -609,6 +686,8 @@ out:
     close (stdin_fd);
   if (image_name)
     image_release (&im, image_lock);
+  free (run_argv);
+  free (workdir);
   fflush (stdout);
   return ret;
 }

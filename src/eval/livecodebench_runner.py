@@ -9,21 +9,59 @@
 #   a per-test alarm (whole seconds, as signal.alarm), verdict codes
 #   True, -2 wrong answer, -3 time limit, -4 runtime error; grading stops
 #   at the first failing test.
+# The process a generation meets is the reference's grading child: the
+# modules the reference's own files import (testing_util.py and
+# compute_code_generation_metrics.py: numpy, unittest.mock, platform,
+# multiprocessing...) are loaded before the guard, as there, so that a
+# generation's `import numpy` finds it loaded; int-to-str conversions go to
+# 50000 digits; the real stdin is /dev/null, as a multiprocessing child's;
+# stdin and open() are patched with unittest.mock in the reference's order.
 # Input: one JSON job on stdin {"code", "fn_name", "tests": [[in, out]...],
 # "timeout"}; CORRAL_NONCE in the environment.  Output: one line, NONCE +
 # JSON {"results": [...], "metadata": {...}}.
+#
+# Everything above the preload mark only imports: a warm interpreter runs
+# it once, so that each forked sample finds the modules loaded.
 import ast
+import builtins
+import contextlib
 import faulthandler
 import io
 import json
+import multiprocessing
 import os
+import platform
 import signal
 import sys
 import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime
 from decimal import Decimal
+from enum import Enum
+from io import StringIO
 from types import ModuleType
+from unittest.mock import mock_open, patch
 
+try:
+    import numpy as np  # noqa: F401 (the reference's header; not every host has it)
+except ImportError:
+    pass
+try:
+    from tqdm import tqdm  # noqa: F401
+except ImportError:
+    pass
+# --- corral: end of the preload ---
+
+sys.set_int_max_str_digits(50000)
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
 _job = json.loads(sys.stdin.read())
+# A multiprocessing child's stdin: the parent's closed, /dev/null instead.
+try:
+    sys.stdin.close()
+    sys.stdin = open(os.open(os.devnull, os.O_RDONLY), encoding="utf-8", closefd=False)
+except (OSError, ValueError):
+    pass
 _nonce = os.environ.pop("CORRAL_NONCE", "")
 _report = os.fdopen(os.dup(1), "w")
 _exit = os._exit  # the generation may rebind os._exit
@@ -51,7 +89,7 @@ class Capturing(list):
     def __enter__(self):
         self._stdout = sys.stdout
         sys.stdout = self._stringio = io.StringIO()
-        self._stringio.close = lambda x=None: 1
+        self._stringio.close = lambda x: 1  # (sic: the reference's, so close() raises)
         return self
 
     def __exit__(self, *args):
@@ -92,36 +130,26 @@ def make_function(code):
         return code
 
 
-class _MockFile(io.StringIO):
-    """What mock_open(read_data=inputs) hands the code for any open()."""
-
-    def __init__(self, data):
-        super().__init__(data)
-
-    def close(self):
-        pass
-
-
 def call_method(method, inputs):
-    # unittest.mock's patches of the reference, done by hand: stdin and
-    # open() serve the test input; SystemExit ends the call quietly
+    # The reference's five stacked unittest.mock patch decorators, entered
+    # in the order mock enters them (the one nearest the function first):
+    # read, readlines and readline are looked up on sys.stdin before it is
+    # replaced, so they patch the real stdin (/dev/null), and the code sees
+    # a plain StringIO of the input; open() is mock_open's.  SystemExit ends
+    # the call quietly.
     if isinstance(inputs, list):
         inputs = "\n".join(inputs)
     lines = iter(inputs.split("\n"))
-    stdin = io.StringIO(inputs)
-    stdin.readline = lambda *args: next(lines)
-    stdin.readlines = lambda *args: inputs.split("\n")
-    stdin.read = lambda *args: inputs
-    import builtins
-    saved = sys.stdin, builtins.open
-    sys.stdin = stdin
-    builtins.open = lambda *a, **k: _MockFile(inputs)
-    try:
-        return method()
-    except SystemExit:
-        pass
-    finally:
-        sys.stdin, builtins.open = saved
+    with contextlib.ExitStack() as patches:
+        patches.enter_context(patch("sys.stdin.read", lambda *args: inputs))
+        patches.enter_context(patch("sys.stdin.readlines", lambda *args: inputs.split("\n")))
+        patches.enter_context(patch("sys.stdin.readline", lambda *args: next(lines)))
+        patches.enter_context(patch("sys.stdin", StringIO(inputs)))
+        patches.enter_context(patch("builtins.open", mock_open(read_data=inputs)))
+        try:
+            return method()
+        except SystemExit:
+            pass
 
 
 def compile_code(code, timeout):
@@ -263,8 +291,9 @@ def grade_stdio(code, all_inputs, all_outputs, timeout):
 
 
 def reliability_guard():
-    # lcb_runner's guard: like human-eval's, but exit/quit stay
+    # lcb_runner's guard: like human-eval's, but exit stays (quit does not)
     faulthandler.disable()
+    builtins.quit = None
     os.environ["OMP_NUM_THREADS"] = "1"
     for name in ("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid",
                  "fork", "forkpty", "killpg", "rename", "renames", "truncate", "replace",

@@ -86,6 +86,14 @@ int image_use (struct image_store *st, const char *name, struct image *im, int *
                struct corral_spec *spec, struct corral_error *err);
 void image_release (struct image *im, int lock_fd);
 
+/* The image's User (NAME, UID, NAME:GROUP or UID:GID) as ids, as `docker
+ * run` resolves it: names from the image's own /etc/passwd and /etc/group
+ * (its layers, after image_use), a user without a group takes its passwd
+ * entry's group (0 without one).  *set is false when the image names no
+ * user; -1 (the message names what is wrong) for a name not found. */
+int image_user (const struct image *im, const char *lowers_base, uid_t *uid, gid_t *gid,
+                bool *set, struct corral_error *err);
+
 /* Downloads REF (NAME[:TAG] or NAME@sha256:HEX, on Docker Hub or
  * REGISTRY/NAME) through the registry HTTP API v2 and stores it as name
  * (REF when NULL).  plain_http: talk HTTP, not HTTPS (the default for

@@ -674,11 +674,16 @@ build_root (const struct corral_spec *spec, uid_t uid, gid_t gid, bool userns, c
   if (image)
     {
       /* Like a container's: the root is writable (into the upper tmpfs),
-       * and the working directory exists. */
-      int c = open_target (rootfd, spec->cwd ? spec->cwd : "/sandbox", true, err);
-      if (c < 0)
-        return -1;
-      close (c);
+       * and the working directory exists (`WORKDIR /` is the root itself,
+       * made already). */
+      const char *cwd = spec->cwd ? spec->cwd : "/sandbox";
+      if (cwd[strspn (cwd, "/")] != '\0')
+        {
+          int c = open_target (rootfd, cwd, true, err);
+          if (c < 0)
+            return -1;
+          close (c);
+        }
     }
   /* The host view's root is read-only once populated. */
   else if (set_attr (rootfd, NULL, MOUNT_ATTR_RDONLY, false) < 0)

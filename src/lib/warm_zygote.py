@@ -230,6 +230,16 @@ def _child(req, fds):
 
 _start = json.loads(_ctl.recv(1 << 22))
 _code = compile(_start["payload"], "<string>", "exec")
+# A payload's imports above its preload mark are loaded here, once: each
+# sample then finds them in sys.modules, as a fresh run of the payload
+# would have them (a module that fails to load here fails there too).
+_mark = _start["payload"].find("\n# --- corral: end of the preload ---\n")
+if _mark >= 0:
+    try:
+        exec(compile(_start["payload"][:_mark], "<preload>", "exec"), {"__name__": "__corral_preload__"})
+    except BaseException:
+        pass
+    del _mark
 _notify = bytes.fromhex(_start["bpf_notify"])
 _kill = bytes.fromhex(_start["bpf_kill"])
 _masks = _start["masks"]
