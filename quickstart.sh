@@ -9,9 +9,15 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# the build's dependencies, then everything `make check` uses: images made
+# by real tools (mmdebstrap, buildah, podman, skopeo, a loopback
+# docker-registry with htpasswd), Jupyter for /run_jupyter, numpy as eval
+# hosts have it
 $SUDO apt-get install -y -qq --no-install-recommends build-essential autoconf automake pkg-config \
   libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev zlib1g-dev libarchive-dev libmicrohttpd-dev \
-  mandoc python3 python3-pytest util-linux busybox-static zstd >/dev/null
+  mandoc python3 python3-pytest util-linux busybox-static zstd \
+  mmdebstrap buildah podman skopeo docker-registry apache2-utils \
+  python3-numpy python3-jupyter-client python3-ipykernel >/dev/null
 autoreconf -fi >/dev/null 2>&1
 ./configure --enable-werror PYTHON3=/usr/bin/python3 >/dev/null
 make -j"$(nproc)" >/dev/null

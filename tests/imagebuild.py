@@ -106,6 +106,24 @@ def docker_save_legacy(path):
             t.addfile(ti, io.BytesIO(data))
 
 
+def docker_save(path, layers, image_config):
+    """A `docker save` tar of these layer tars with this config section."""
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": image_config,
+                      "rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha(l) for l in layers]}}).encode()
+    files = {"manifest.json": json.dumps([{"Config": sha(cfg) + ".json", "RepoTags": ["t:1"],
+                                           "Layers": [f"l{i}/layer.tar" for i in range(len(layers))]}]).encode(),
+             sha(cfg) + ".json": cfg}
+    files.update({f"l{i}/layer.tar": l for i, l in enumerate(layers)})
+    with tarfile.open(path, "w") as t:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mode = 0o644
+            t.addfile(ti, io.BytesIO(data))
+    os.chmod(path, 0o644)
+    return path
+
+
 def oci_layout(d, compress=("gzip", "zstd"), corrupt_layer=None, platforms=False, docker_manifest=False,
                tag=None, arm64=False):
     """An OCI image layout directory; layer blobs compressed as asked."""

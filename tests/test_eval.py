@@ -256,8 +256,9 @@ TIMING = {"abc338_c", "abc345_d"}
 # captured stdout before the reference grader restores them is a race in
 # the reference itself (seen: abc338_d, abc349_e flip with machine load;
 # abc344_c also binds `stdin` by a top-level `from sys import stdin`, which
-# the reference hoists and runs before stdin is patched).  Reported, not
-# hidden: the slow test prints every mismatch, and fails on any other.
+# the reference hoists and runs before stdin is patched, as ours now does).
+# Reported, not hidden: the slow test prints every mismatch, and fails on
+# any other.
 THREAD_RACE = {"abc338_d", "abc344_c", "abc349_e"}
 
 

@@ -355,3 +355,86 @@ def test_xz_and_bzip2_layers_import(corral, store, shared_tmp):
         os.chmod(p, 0o644)
         r = image(corral, store, "import", str(p), "--name", name)
         assert r.returncode == 0, r.stderr
+
+
+def users_layer():
+    return ib.tar_bytes([ib.entry("etc", "dir"),
+                         ib.entry("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\n"
+                                  b"app:x:1234:1235::/home/app:/bin/sh\nbroken:x:notanumber:1::/:/bin/sh\n"),
+                         ib.entry("etc/group", data=b"root:x:0:\nusers:x:100:app\napp:x:1235:\n")])
+
+
+@pytest.mark.parametrize("user, ids", [
+    ("app", "1234 1235"),          # a name: its passwd entry, with the entry's group
+    ("1234", "1234 1235"),         # a uid with an entry: the entry's group
+    ("4321", "4321 0"),            # a uid without one: group 0, as docker
+    ("app:users", "1234 100"),     # a group by name, from /etc/group
+    ("1234:77", "1234 77"),
+    ("4321:users", "4321 100"),
+    ("", None),                    # none: the sandbox's default identity
+])
+def test_image_user_as_docker_resolves_it(corral, store, shared_tmp, user, ids):
+    src = ib.docker_save(str(shared_tmp / "u.tar"), [ib.base_layer(), users_layer()],
+                         {"Env": ["PATH=/bin"], "User": user, "Entrypoint": ["/bin/sh", "-c"],
+                          "Cmd": ["echo $(id -u) $(id -g)"]})
+    assert image(corral, store, "import", src, "--name", "u").returncode == 0
+    p = corral.cli("run", "--image", "u", "--store", store)
+    assert p.returncode == 0, p.stderr
+    default = "65534 65534" if corral.mode == "root" else f"{NOBODY} {NOBODY}"
+    assert p.stdout.strip() == (ids or default), p.stdout
+
+
+@pytest.mark.parametrize("user, top, needle", [
+    ("nosuch", None, "no user `nosuch` in the image's /etc/passwd"),
+    ("app:nosuch", None, "no group `nosuch` in the image's /etc/group"),
+    ("broken", None, "no user `broken`"),
+    ("app:", None, "expected USER, UID, USER:GROUP or UID:GID"),
+    # a layer that deletes /etc/passwd: no names left to look up
+    ("app", [ib.entry("etc", "dir"), ib.entry("etc/.wh.passwd")], "no user `app`"),
+    # an opaque /etc without passwd hides the lower layers' one
+    ("app", [ib.entry("etc", "dir"), ib.entry("etc/.wh..wh..opq"), ib.entry("etc/motd", data=b"x")],
+     "no user `app`"),
+    # a planted symlink is never followed on the host
+    ("app", [ib.entry("etc", "dir"), ib.entry("etc/passwd", "symlink", target="/etc/shadow")],
+     "not a regular file (a symlink is not followed here)"),
+])
+def test_image_user_that_cannot_be_resolved_is_a_clear_error(corral, store, shared_tmp, user, top, needle):
+    layers = [ib.base_layer(), users_layer()] + ([ib.tar_bytes(top)] if top else [])
+    src = ib.docker_save(str(shared_tmp / "u.tar"), layers, {"Env": ["PATH=/bin"], "User": user,
+                                                             "Cmd": ["/bin/id"]})
+    assert image(corral, store, "import", src, "--name", "u").returncode == 0
+    p = corral.cli("run", "--image", "u", "--store", store)
+    assert p.returncode == 125 and needle in p.stderr, p.stderr
+    # an explicit identity does not need the image's User
+    p = corral.cli("run", "--image", "u", "--store", store, "--uid", "5", "--gid", "6", "--", "/bin/id", "-u")
+    assert p.returncode == 125 or p.stdout.strip() == "5", p.stderr
+
+
+@pytest.mark.parametrize("workdir, want", [("/", "/"), ("/new/deep", "/new/deep"), ("rel", "/rel"),
+                                           (None, "/sandbox")])
+def test_image_workdir_as_docker_uses_it(corral, store, shared_tmp, workdir, want):
+    cfg = {"Env": ["PATH=/bin"], "Cmd": ["/bin/pwd"]}
+    if workdir is not None:
+        cfg["WorkingDir"] = workdir
+    src = ib.docker_save(str(shared_tmp / "w.tar"), [ib.base_layer()], cfg)
+    assert image(corral, store, "import", src, "--name", "w").returncode == 0
+    p = corral.cli("run", "--image", "w", "--store", store)
+    assert p.returncode == 0 and p.stdout == want + "\n", (p.stdout, p.stderr)
+
+
+def test_entrypoint_and_cmd_as_docker_run_takes_them(corral, store, shared_tmp):
+    cfg = {"Env": ["PATH=/bin"], "Entrypoint": ["/bin/echo", "ep"], "Cmd": ["c1", "c2"]}
+    src = ib.docker_save(str(shared_tmp / "e.tar"), [ib.base_layer()], cfg)
+    assert image(corral, store, "import", src, "--name", "e").returncode == 0
+    run = lambda *a: corral.cli("run", "--image", "e", "--store", store, *a)
+    assert run().stdout == "ep c1 c2\n"
+    assert run("--", "a").stdout == "ep a\n"                      # arguments replace Cmd
+    assert run("--entrypoint", "/bin/echo").stdout == "\n"        # --entrypoint drops Cmd
+    assert run("--entrypoint", "/bin/echo", "--", "x").stdout == "x\n"
+    assert run("--entrypoint", "", "--", "/bin/echo", "y").stdout == "y\n"
+    p = run("--entrypoint", "")
+    assert p.returncode == 2 and "has no Entrypoint or Cmd" in p.stderr, p.stderr
+    src = ib.docker_save(str(shared_tmp / "n.tar"), [ib.base_layer()], {"Env": ["PATH=/bin"]})
+    assert image(corral, store, "import", src, "--name", "n").returncode == 0
+    p = corral.cli("run", "--image", "n", "--store", store)
+    assert p.returncode == 2 and "image n:latest has no Entrypoint or Cmd" in p.stderr, p.stderr

@@ -572,7 +572,7 @@ cmd_run (int argc, char **argv)
       if (run_argv[0] == NULL)
         {
           cli_error ("run", "no command given: image %s has no Entrypoint or Cmd (give one after `--`)",
-                     image_name);
+                     im.name);
           goto out;
         }
       spec.argv = run_argv;
