@@ -460,6 +460,10 @@ LCB_STATE_TRAPS = [
     ("while_readline_to_eof", "import sys\nn = int(sys.stdin.readline())\nt = 0\nwhile True:\n"
                               "    line = sys.stdin.readline()\n    if not line:\n        break\n"
                               "    t += sum(map(int, line.split()))\nprint(t)\n", True),
+    # * input() at the end of the input raises EOFError (the StringIO's
+    # readline returns ""): reading lines until an empty one fails there
+    ("iter_input_to_eof", "xs = [l for l in iter(input, '')]\nprint(sum(map(int, ' '.join(xs[1:]).split())))\n",
+     False),
     # * `from sys import stdin` is hoisted and runs before the patches: it is
     # the real stdin (/dev/null), whose readline the patches replace...
     ("from_sys_stdin_readline", "from sys import stdin\nn = int(stdin.readline())\n"
