@@ -1,6 +1,9 @@
 """Nothing outlives a run: daemons, stopped processes, cgroups, mounts."""
+import json
 import os
 import time
+
+import pytest
 
 from conftest import host_snapshot, processes_matching
 
@@ -67,3 +70,35 @@ def test_sigkilled_supervisor_takes_the_sandbox_along(corral):
             break
         time.sleep(0.1)
     assert stale == []
+
+
+def test_a_dead_supervisors_busy_cgroups_are_killed_and_removed(corral_root):
+    """What a SIGKILLed supervisor leaves while its sandbox is still dying
+    (cgroups corral-PID-N of a gone PID, a process still in them): the
+    next run kills what is there and removes them, not only empty ones."""
+    import subprocess
+    doc = json.loads(corral_root.cli("doctor", "--json").stdout)
+    bases = [b for b in (doc["cgroup"]["v2_base"], doc["cgroup"]["v1"].get("pids")) if b]
+    if not bases:
+        pytest.skip("no cgroups on this host")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    sleeper = subprocess.Popen(["sleep", "60"])
+    made = []
+    try:
+        for b in bases:
+            d = os.path.join(b, f"corral-{gone.pid}-7")
+            os.mkdir(d)
+            made.append(d)
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(str(sleeper.pid))
+        r = corral_root.run("/bin/true")
+        assert r["status"] == "OK", r
+        assert [d for d in made if os.path.exists(d)] == []
+        assert sleeper.wait(timeout=5) == -9
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for d in made:
+            if os.path.exists(d):
+                os.rmdir(d)

@@ -56,10 +56,36 @@ write_u64 (int dfd, const char *file, uint64_t v)
   return corral_write_at (dfd, file, buf);
 }
 
+/* Kills what is left in a dead supervisor's cgroup dir/name: cgroup.kill
+ * where the kernel has it, else each process of cgroup.procs. */
+static void
+kill_leftovers (int dir, const char *name)
+{
+  int cg = openat (dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (cg < 0)
+    return;
+  if (corral_write_at (cg, "cgroup.kill", "1") < 0)
+    {
+      int fd = openat (cg, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+      FILE *f = fd >= 0 ? fdopen (fd, "r") : NULL;
+      int pid;
+      while (f && fscanf (f, "%d", &pid) == 1)
+        if (pid > 1)
+          kill (pid, SIGKILL);
+      if (f)
+        fclose (f);
+      else if (fd >= 0)
+        close (fd);
+    }
+  close (cg);
+}
+
 /* A supervisor killed with SIGKILL takes its sandbox along (the init has
  * PR_SET_PDEATHSIG) but cannot remove the run's cgroups.  The next corral
- * in the same place removes corral-PID-N dirs whose PID is gone: they are
- * empty by then, and rmdir refuses anything else. */
+ * in the same place removes corral-PID-N dirs whose PID is gone.  Its
+ * sandbox may still be dying (the death signal is on its way, a process
+ * is being released): what is left there is killed, and the removal
+ * waits up to a second for the last tasks to go. */
 static void
 reap_stale (const char *base)
 {
@@ -77,7 +103,15 @@ reap_stale (const char *base)
         continue;
       if (kill (pid, 0) == 0 || errno != ESRCH)
         continue;
-      unlinkat (dirfd (d), de->d_name, AT_REMOVEDIR);
+      if (unlinkat (dirfd (d), de->d_name, AT_REMOVEDIR) == 0 || errno != EBUSY)
+        continue;
+      kill_leftovers (dirfd (d), de->d_name);
+      for (int i = 0; i < 2000; i++)
+        {
+          if (unlinkat (dirfd (d), de->d_name, AT_REMOVEDIR) == 0 || errno != EBUSY)
+            break;
+          usleep (500);
+        }
     }
   closedir (d);
 }
