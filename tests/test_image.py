@@ -438,3 +438,41 @@ def test_entrypoint_and_cmd_as_docker_run_takes_them(corral, store, shared_tmp):
     assert image(corral, store, "import", src, "--name", "n").returncode == 0
     p = corral.cli("run", "--image", "n", "--store", store)
     assert p.returncode == 2 and "image n:latest has no Entrypoint or Cmd" in p.stderr, p.stderr
+
+
+def _tar(path, files):
+    with tarfile.open(path, "w") as t:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mode = 0o644
+            t.addfile(ti, io.BytesIO(data))
+    os.chmod(path, 0o644)
+    return str(path)
+
+
+@pytest.mark.parametrize("size", [100, 1 << 20, 4 << 20])
+def test_a_config_or_manifest_with_a_nul_is_refused_not_read_past(corral, store, shared_tmp, size):
+    # The importer copied a small file with strndup but hashed its full
+    # length: past the NUL it read out of bounds, and a 1 MiB config with
+    # a NUL crashed the release build (exit 139).
+    layer = ib.base_layer()
+    cfg = (b'{"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": ["sha256:'
+           + ib.sha(layer).encode() + b'"]}, "config": {"Env": ["A=\x00' + b"a" * size + b'"]}}')
+    save = _tar(shared_tmp / "save.tar", {
+        "manifest.json": json.dumps([{"Config": ib.sha(cfg) + ".json", "RepoTags": ["t:1"],
+                                      "Layers": ["l0/layer.tar"]}]).encode(),
+        ib.sha(cfg) + ".json": cfg, "l0/layer.tar": layer})
+    # an OCI archive whose manifest blob holds the NUL
+    man = (b'{"schemaVersion": 2, "config": {"digest": "sha256:' + ib.sha(cfg).encode()
+           + b'"}, "layers": [], "annotations": {"x": "\x00' + b"b" * size + b'"}}')
+    index = json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + ib.sha(man),
+         "size": len(man)}]}).encode()
+    oci = _tar(shared_tmp / "oci.tar", {"oci-layout": b'{"imageLayoutVersion": "1.0.0"}', "index.json": index,
+                                        "blobs/sha256/" + ib.sha(man): man, "blobs/sha256/" + ib.sha(cfg): cfg})
+    for src, what in ((save, "the value of `config.Env[0]`"), (oci, "the value of `annotations.x`")):
+        p = image(corral, store, "import", src, "--name", "nul")
+        assert p.returncode == 125, (p.returncode, p.stderr)
+        assert "holds a NUL character" in p.stderr and what in p.stderr, p.stderr
+    assert image(corral, store, "ls").stdout.count("nul") == 0

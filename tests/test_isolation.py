@@ -40,18 +40,85 @@ def test_host_view_is_read_only(corral):
 def test_proc_shows_only_the_sandbox(corral):
     r = corral.py("import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
     pids = eval(r["stdout"])
-    assert pids[0] == 1 and max(pids) < 10, pids
-    # pid 1 is corral's init, not the host's
-    r = corral.run("/bin/sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; cat /proc/1/comm")
-    assert r["stdout"].split()[-1] == "corral", r
+    # pid 2 and up are the program's; its init (pid 1) is out of sight
+    assert pids and pids[0] == 2 and max(pids) < 10, pids
+
+
+INIT_PROBE = r"""
+import os
+out = {"visible": os.path.exists("/proc/1"), "tries": []}
+for f in ("cmdline", "environ", "status", "mem", "fd", "maps", "stat"):
+    try:
+        p = "/proc/1/" + f
+        out["tries"].append((f, sorted(os.listdir(p)) if f == "fd" else open(p, "rb").read(64)))
+    except OSError as e:
+        out["tries"].append((f, e.errno))
+# nothing of the supervisor's command line anywhere: its options, its path
+# (spelled in two parts, for this program's own argv does not hold them)
+needles = [b"-" + b"-json", b"-" + b"-wall", b"corral" + b"-test-"]
+found = []
+for pid in os.listdir("/proc"):
+    for f in ("cmdline", "environ"):
+        try:
+            data = open(f"/proc/{pid}/{f}", "rb").read()
+        except OSError:
+            continue
+        if any(n in data for n in needles):
+            found.append((pid, f))
+out["found"] = found
+print(repr(out))
+"""
+
+
+def test_the_supervisors_argv_env_and_fds_are_out_of_sight(corral):
+    # pid 1 is a fork of the supervisor: its argv, environment and fds are
+    # the supervisor's.  hidepid=2 hides it; nothing of it can be read.
+    r = corral.py(INIT_PROBE, opts=("--wall", "30"))
+    assert r["status"] == "OK", r
+    out = eval(r["stdout"])
+    assert out["visible"] is False, out
+    assert all(res == 2 for _, res in out["tries"]), out   # ENOENT, each
+    assert out["found"] == [], out
+
+
+def test_init_keeps_no_copy_of_the_supervisors_argv(corral, shared_tmp):
+    # Seen from the host: the sandbox's init is a fork of `corral run`, and
+    # /proc/INIT/cmdline showed its whole command line (a server's
+    # --api-key); it is wiped once the program has started.
+    import subprocess, time
+    mark = f"{5 + os.getpid() % 1000 / 100000:.5f}"
+    p = subprocess.Popen(corral.argv(["run", "--json", "--wall", "20", "--", "sleep", mark]),
+                         env=corral.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 10
+        sleeper = None
+        while time.time() < deadline and sleeper is None:
+            for pid in os.listdir("/proc"):
+                try:
+                    if open(f"/proc/{pid}/cmdline", "rb").read() == b"sleep\0" + mark.encode() + b"\0":
+                        sleeper = pid
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        assert sleeper, "the program did not start"
+        init = open(f"/proc/{sleeper}/stat").read().rsplit(")", 1)[1].split()[1]
+        cmdline = open(f"/proc/{init}/cmdline", "rb").read()
+        assert cmdline.strip(b"\0 ") == b"", cmdline
+        assert mark.encode() not in cmdline and b"--wall" not in cmdline
+    finally:
+        p.kill()
+        p.wait()
 
 
 def test_proc_masks(corral):
     # Masked files read as empty (or are absent on kernels without them).
-    r = corral.run("/bin/sh", "-c", "for f in kcore sysrq-trigger timer_list keys sched_debug; do "
+    # /proc/cmdline: the host's boot line; key-users: every uid's key
+    # quotas; iomem: its physical memory map.
+    r = corral.run("/bin/sh", "-c", "for f in kcore sysrq-trigger timer_list keys sched_debug "
+                   "cmdline key-users iomem; do "
                    "if [ -e /proc/$f ]; then wc -c < /proc/$f; else echo 0; fi; done; "
                    "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo WRITABLE || echo ro")
-    assert r["stdout"].split() == ["0", "0", "0", "0", "0", "ro"], r
+    assert r["stdout"].split() == ["0"] * 8 + ["ro"], r
 
 
 def test_capabilities_dropped_and_no_new_privs(corral):

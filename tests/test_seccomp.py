@@ -110,3 +110,22 @@ def test_compiled_policy_is_cached_on_disk_and_verified(corral, shared_tmp):
     assert r["status"] == "SYS" and r["syscall"] == "keyctl"
     assert files[0].read_bytes() == b"garbage"
     assert before != b"garbage"
+
+
+def test_personality_flags_that_weaken_the_address_space_fail(corral):
+    # READ_IMPLIES_EXEC makes every mapping executable; ADDR_NO_RANDOMIZE
+    # and MMAP_PAGE_ZERO undo ASLR and page zero's guard.  EPERM, as under
+    # Docker; the query (0xffffffff) and PER_LINUX still work.
+    r = corral.py(
+        "import ctypes, os\n"
+        "l = ctypes.CDLL(None, use_errno=True)\n"
+        "print('query', l.personality(0xffffffff))\n"
+        "for v in (0x400000, 0x40000, 0x100000, 0x400008):\n"
+        "    print(hex(v), l.personality(v), ctypes.get_errno())\n"
+        "print('linux', l.personality(0))\n"
+        "print('after', l.personality(0xffffffff))\n")
+    assert r["status"] == "OK", r
+    lines = r["stdout"].splitlines()
+    assert lines[0] == "query 0"
+    assert lines[1:5] == [f"{hex(v)} -1 1" for v in (0x400000, 0x40000, 0x100000, 0x400008)], lines
+    assert lines[5:] == ["linux 0", "after 0"], lines

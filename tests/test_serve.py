@@ -182,6 +182,54 @@ def test_api_key(corral, shared_tmp):
         assert s.stop() == 0
 
 
+def test_sandboxed_code_cannot_read_the_servers_api_key(corral):
+    # The sandbox's pid 1 was a fork of the worker, whose argv carried
+    # --api-key: /proc/1/cmdline gave it away.  Now nothing in /proc holds it.
+    key = "k3y-" + "%08x" % (os.getpid() * 7919)
+    s = Server(corral, "--api-key", key, "--max-concurrency", "1")
+    try:
+        code = ("import os\n"
+                "k = bytes.fromhex(%r)\n"
+                "hits = []\n"
+                "for pid in os.listdir('/proc'):\n"
+                "    for f in ('cmdline', 'environ'):\n"
+                "        try:\n"
+                "            if k in open(f'/proc/{pid}/{f}', 'rb').read(): hits.append((pid, f))\n"
+                "        except OSError: pass\n"
+                "print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()), hits)\n"
+                % key.encode().hex())
+        st, text = s.req("/run_code", {"code": code, "language": "python"}, headers={"X-API-Key": key})
+        assert st == 200, text
+        out = json.loads(text)["run_result"]["stdout"]
+        pids, hits = out.rsplit("] ", 1)
+        assert hits.strip() == "[]", out
+        assert 1 not in eval(pids + "]"), out
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.parametrize("path,body,field", [
+    ("/run_code", b'{"code": "print(1)", "language": "python\\u0000"}', "the value of `language`"),
+    ("/run_code", b'{"code": "print(1)\\u0000import os", "language": "python"}', "the value of `code`"),
+    ("/run_code", b'{"code": "print(1)", "language": "python", "files": {"a\\u0000b": "eA=="}}',
+     "a key of `files`"),
+    ("/run_code", b'{"code": "print(1)", "language": "python\x00"}', "the value of `language`"),
+    ("/run_code", b'{"code": "print(1)"}\x00', "a NUL byte at offset 20"),
+    ("/v1/run", b'{"argv": ["/bin/echo", "a\\u0000b"]}', "the value of `argv[1]`"),
+    ("/sandbox/create", b'{"image": "x\\u0000"}', "the value of `image`"),
+])
+def test_a_nul_in_a_json_string_is_refused_naming_the_field(server, path, body, field):
+    # cJSON ends its strings at a NUL: "python\u0000" ran as python, a file
+    # "a\u0000b" was written as "a", code after the NUL was dropped.
+    st, text = server.req(path, body, headers={"Content-Type": "application/json"})
+    assert st == 400, (st, text)
+    detail = json.loads(text)["detail"]
+    assert field in detail and "NUL" in detail, detail
+    # an escaped backslash before u0000 is no NUL: that code runs
+    r = server.run(code="print('\\\\u0000')", language="python")
+    assert r["status"] == "Success" and r["run_result"]["stdout"] == "\\u0000\n", r
+
+
 def test_256_concurrent_requests_and_a_responsive_health(corral):
     s = Server(corral, "--max-concurrency", "2")
     try:

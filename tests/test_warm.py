@@ -41,7 +41,8 @@ PROBE = r'''
         except OSError:
             pass
     info["writable"] = writable
-    # its init holds nothing it could use: not dumpable, no capability
+    # its init is out of sight (hidepid): not even its fds by number
+    info["init_visible"] = os.path.exists("/proc/1")
     init = []
     for f in (lambda: os.listdir("/proc/1/fd"), lambda: os.readlink("/proc/1/root"),
               lambda: open("/proc/1/mem", "rb").read(1), lambda: open("/proc/1/environ").read()):
@@ -51,8 +52,11 @@ PROBE = r'''
         except OSError:
             init.append(False)
     info["init"] = init
-    info["init_caps"] = [l.split()[1] for l in open("/proc/1/status").read().splitlines()
-                         if l.startswith(("CapPrm", "CapEff"))]
+    try:
+        info["init_caps"] = [l.split()[1] for l in open("/proc/1/status").read().splitlines()
+                             if l.startswith(("CapPrm", "CapEff"))]
+    except OSError:
+        info["init_caps"] = None
     for d in ("/tmp", "/dev/shm", "/sandbox"):
         open(d + "/marker", "w").write("x")
     raise Exception(repr(info))
@@ -94,15 +98,17 @@ def test_a_warm_sample_sees_what_a_cold_one_sees(corral, work):
     # a capability; cold: the sandbox's own uid
     assert [w["uid"] for w in warm] == [0, 0] and cold[0]["uid"] != 0
     for w in warm:
-        assert w["pid"] == 2 and w["ppid"] == 1 and w["procs"] == [1, 2]
+        assert w["pid"] == 2 and w["ppid"] == 1 and w["procs"] == [2]
         assert w["caps"] == ["0000000000000000"] * 5
         assert w["nnp"] == "1" and w["seccomp"] == "2"
         assert w["fds"] == cold[0]["fds"]          # 0-2, the runner's own, no leaked fd
         assert w["cgroup"] == ["/"] and w["net"] == ["lo"] and w["host"] == "corral"
         assert w["writable"] == [] and w["kallsyms"] == ""
-        # (listing /proc/1/fd is allowed: init has the sample's uid here)
-        assert w["init"][1:] == [False] * 3 and w["init_caps"] == ["0000000000000000"] * 2
-        for k in ("fds", "cgroup", "net", "host", "env", "cwd", "writable", "sandbox", "shm",
+        # init has the sample's uid here, but is not dumpable: hidepid
+        # hides it whole (its fds could be listed before)
+        assert w["init"] == [False] * 4 and w["init_caps"] is None and not w["init_visible"]
+        for k in ("fds", "cgroup", "net", "host", "env", "cwd", "writable", "sandbox", "shm", "init",
+                  "init_visible", "init_caps",
                   "kallsyms", "nnp", "seccomp", "procs", "caps", "signals", "sigmask"):
             assert w[k] == cold[0][k], k
     # the first sample's files are gone for the second: fresh tmpfs each
@@ -131,7 +137,7 @@ HOSTILE = [
     "        time.sleep(60)\n    open('/dev/shm/left', 'w').write('x')\n    return 1\n",
     # which finds neither, and runs warm as before
     "    import os\n    assert os.listdir('/dev/shm') == []\n"
-    "    assert sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1, 2]\n"
+    "    assert sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [2]\n"
     "    assert os.getuid() == 0\n    return 1\n",
 ]
 
@@ -165,3 +171,46 @@ def test_cold_and_warm_agree_on_the_fidelity_traps(corral, work):
     warm = run(corral, work, [c for c, _ in FIDELITY], "--timeout", "1")
     cold = run(corral, work, [c for c, _ in FIDELITY], "--timeout", "1", "--cold", name="c.jsonl")
     assert warm == cold == [want for _, want in FIDELITY]
+
+
+SIBLINGS = r'''
+    import posix, time
+    # HumanEval's guard sets os.fork and os.kill to None: posix has them.
+    r, w = posix.pipe()
+    a = posix.fork()
+    if a == 0:
+        secret = b"SIBLING-" + b"s" * 24
+        posix.write(w, b"%d\n" % id(secret))
+        time.sleep(5)
+        posix._exit(0)
+    addr = int(posix.read(r, 64))
+    got = []
+    for who in (a, posix.getpid()):
+        b = posix.fork()
+        if b == 0:
+            try:
+                with open("/proc/%d/mem" % who, "rb") as f:
+                    f.seek(addr if who == a else 0)
+                    f.read(16)
+                    posix.write(w, b"read\n")
+            except OSError as e:
+                posix.write(w, b"%d\n" % e.errno)
+            posix._exit(0)
+        posix.waitpid(b, 0)
+        got.append(posix.read(r, 64).decode().strip())
+    posix.kill(a, 9)
+    posix.waitpid(a, 0)
+    raise Exception(repr(got))
+'''
+
+
+def test_a_samples_processes_cannot_read_each_others_memory(corral, work):
+    # ptrace and process_vm_readv are kill rules; /proc/PID/mem of a
+    # sibling or of the parent was readable all the same (the same uid,
+    # dumpable).  Warm and cold, the sample's processes are not dumpable:
+    # hidepid hides them from each other (ENOENT).
+    for extra in ((), ("--cold",)):
+        res = run(corral, work, [SIBLINGS], *extra, name=f"m{len(extra)}.jsonl")
+        assert res[0].startswith("failed: ["), res
+        got = ast.literal_eval(res[0][len("failed: "):])
+        assert got == ["2", "2"], (extra, got)

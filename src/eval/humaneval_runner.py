@@ -162,12 +162,22 @@ def reliability_guard():
     sys.modules["tkinter"] = None
 
 
+def _not_dumpable():
+    """The sample's processes are not dumpable, as a warm sample's are
+    (they inherit the warm interpreter's): none of them reads another's memory
+    through /proc/PID/mem, ptrace being a kill rule, and hidepid keeps
+    them out of each other's /proc.  Its forks inherit it."""
+    import ctypes
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+
+
 def _main():
     # the reference runs in a fresh temporary directory (this /tmp is the
     # sandbox's own)
     work = "/tmp/corral-work-%d" % os.getpid()
     os.mkdir(work, 0o700)
     os.chdir(work)
+    _not_dumpable()
     reliability_guard()
     stream = WriteOnlyStringIO()
     saved = sys.stdout, sys.stderr, sys.stdin

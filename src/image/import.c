@@ -20,6 +20,7 @@
 #include "image.h"
 #include "archive-dl.h"
 #include "sha256.h"
+#include "json-nul.h"
 #include "fsat.h"
 
 #include <cjson/cJSON.h>
@@ -301,7 +302,8 @@ clean_name (const char *n)
   return n;
 }
 
-/* A small file of the source, NUL-terminated; NULL if absent. */
+/* A small file of the source, with a NUL after its bytes (which may hold
+ * NULs of their own: *len counts them all); NULL if absent. */
 static char *
 small_get (struct source *s, const char *name, size_t *len)
 {
@@ -333,9 +335,31 @@ small_get (struct source *s, const char *name, size_t *len)
       {
         if (len)
           *len = s->files[i].len;
-        return strndup (s->files[i].data, s->files[i].len);
+        {
+          /* binary-safe: the bytes as they are, and one NUL after */
+          char *buf = malloc (s->files[i].len + 1);
+          if (buf)
+            {
+              memcpy (buf, s->files[i].data, s->files[i].len);
+              buf[s->files[i].len] = '\0';
+            }
+          return buf;
+        }
       }
   return NULL;
+}
+
+/* JSON that the importer reads (index, manifests, configs) is refused when
+ * it holds a NUL: cJSON would read a string cut short there, while the
+ * digest covers every byte. */
+static bool
+json_has_nul (const char *data, size_t len, const char *what, const char *name, struct corral_error *err)
+{
+  char where[320];
+  if (!json_find_nul (data, len, where, sizeof where))
+    return false;
+  corral_fail (err, 0, "%s: %s: %s holds a NUL character: not the JSON an image has", what, name, where);
+  return true;
 }
 
 static bool
@@ -496,6 +520,11 @@ oci_blob (struct source *s, const char *digest, const char *what, struct corral_
       free (data);
       return NULL;
     }
+  if (json_has_nul (data, len, what, name, err))
+    {
+      free (data);
+      return NULL;
+    }
   return data;
 }
 
@@ -509,9 +538,15 @@ is_index_type (const char *mt)
 static int
 plan_oci (struct source *s, struct plan *p, struct corral_error *err)
 {
-  char *text = small_get (s, "index.json", NULL);
+  size_t tlen;
+  char *text = small_get (s, "index.json", &tlen);
   if (text == NULL)
     return corral_fail (err, 0, "%s: no index.json: not an OCI image layout", s->path);
+  if (json_has_nul (text, tlen, s->path, "index.json", err))
+    {
+      free (text);
+      return -1;
+    }
   cJSON *idx = cJSON_Parse (text);
   free (text);
   cJSON *man = NULL;
@@ -597,7 +632,13 @@ plan_oci (struct source *s, struct plan *p, struct corral_error *err)
 static int
 plan_docker_save (struct source *s, struct plan *p, struct corral_error *err)
 {
-  char *text = small_get (s, "manifest.json", NULL);
+  size_t tlen;
+  char *text = small_get (s, "manifest.json", &tlen);
+  if (text && json_has_nul (text, tlen, s->path, "manifest.json", err))
+    {
+      free (text);
+      return -1;
+    }
   cJSON *m = text ? cJSON_Parse (text) : NULL;
   free (text);
   const cJSON *first = cJSON_GetArrayItem (m, 0);
@@ -617,6 +658,11 @@ plan_docker_save (struct source *s, struct plan *p, struct corral_error *err)
       return -1;
     }
   hash_hex (p->config_text, len, p->id_hex);
+  if (json_has_nul (p->config_text, len, s->path, cfg, err))
+    {
+      cJSON_Delete (m);
+      return -1;
+    }
   const char *named = strncmp (clean_name (cfg), "blobs/sha256/", 13) == 0 ? clean_name (cfg) + 13 : NULL;
   if (named && strcmp (named, p->id_hex) != 0)
     {

@@ -26,6 +26,7 @@
 #include "curl-dl.h"
 #include "archive-dl.h"
 #include "sha256.h"
+#include "json-nul.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -442,6 +443,11 @@ fetch_small (struct reg *r, const char *kind, const char *what, const char *want
         return corral_fail (err, 0, "%s: digest sha256:%s, expected sha256:%s: a corrupted or "
                             "altered blob", url, got, want_hex);
     }
+  /* manifests, indexes and configs are JSON that cJSON reads up to a NUL:
+   * one that holds a NUL is not what the digest vouches for */
+  char where[320];
+  if (out->data && json_find_nul (out->data, out->len, where, sizeof where))
+    return corral_fail (err, 0, "%s: %s holds a NUL character: not the JSON an image has", url, where);
   return 0;
 }
 

@@ -428,7 +428,10 @@ make_dev (int rootfd, struct corral_error *err)
 
 const char *const corral_proc_mask_files[] = {
   "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "kallsyms",
-  "sysrq-trigger", "kpagecount", "kpageflags", "kpagecgroup", "config.gz", NULL,
+  "sysrq-trigger", "kpagecount", "kpageflags", "kpagecgroup", "config.gz",
+  /* the host's boot command line, every uid's key quotas, its physical
+   * memory map */
+  "cmdline", "key-users", "iomem", NULL,
 };
 const char *const corral_proc_mask_dirs[] = { "acpi", "scsi", "asound", "driver", NULL };
 
@@ -446,8 +449,11 @@ make_proc (int rootfd, struct corral_error *err)
   /* Read-only as a whole, as nsjail mounts it: /proc/sys, /proc/sysrq-trigger,
    * /proc/irq and the rest cannot be written even by a uid 0 that kept no
    * capabilities (sysctl permissions look at the uid alone).  Writes through
-   * /proc/self/fd/N reach the file itself, not procfs, and still work. */
-  int r = mount ("proc", tp, "proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+   * /proc/self/fd/N reach the file itself, not procfs, and still work.
+   * hidepid=2: a process the program may not ptrace is not there at all;
+   * init (pid 1, not dumpable, or root's) is one, so its argv, fds and
+   * environment are not to be seen, not even by number. */
+  int r = mount ("proc", tp, "proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2");
   int e = errno;
   close (t);
   if (r < 0)

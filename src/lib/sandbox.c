@@ -164,6 +164,40 @@ run_program (const struct corral_sandbox_ctx *ctx, int notif_sock)
   setup_failed (ctx, &err);
 }
 
+/* The supervisor's argv and environment strings, which init inherited by
+ * the fork (a server's --api-key, a run's host paths), are wiped from
+ * init's memory: /proc/1/cmdline is then empty, should anything see pid 1
+ * past hidepid.  Called once the program has been started (the vfork has
+ * returned), as spec->argv may point into them. */
+static void
+wipe_inherited_strings (void)
+{
+  char buf[2048];
+  int fd = open ("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  ssize_t n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return;
+  buf[n] = '\0';
+  /* fields 48-51 (arg_start, arg_end, env_start, env_end); the second,
+   * the name in parentheses, may hold spaces and ')' itself */
+  char *p = strrchr (buf, ')');
+  unsigned long v[4];
+  int field = 2;
+  while (p && field < 48)
+    {
+      p = strchr (p + 1, ' ');
+      field++;
+    }
+  if (p == NULL || sscanf (p, " %lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) != 4)
+    return;
+  for (int i = 0; i < 4; i += 2)
+    if (v[i] && v[i + 1] > v[i] && v[i + 1] - v[i] < (64u << 20))
+      memset ((void *) v[i], 0, v[i + 1] - v[i]);
+}
+
 /* Kills every other process of the pid namespace and reaps them all. */
 static void
 kill_and_reap_all (void)
@@ -290,6 +324,7 @@ corral_sandbox_init (const struct corral_sandbox_ctx *ctx)
         close (sv[0]);
       run_program (ctx, sv[1]);
     }
+  wipe_inherited_strings ();
   if (sv[1] >= 0)
     close (sv[1]);
   close (ctx->out_wr);

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "server.h"
 #include "fsat.h"
+#include "json-nul.h"
 #include "image.h"
 
 #include <arpa/inet.h>
@@ -165,6 +166,16 @@ query_arg (void *ctx, const char *name)
   return MHD_lookup_connection_value (ctx, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* POST /sandbox/{id}/archive: the one body that is a tar, not JSON */
+static bool
+is_archive_upload (const char *url)
+{
+  static const char prefix[] = "/sandbox/", suffix[] = "/archive";
+  size_t n = strlen (url);
+  return strncmp (url, prefix, sizeof prefix - 1) == 0 && n > sizeof prefix - 1 + sizeof suffix - 1
+         && strcmp (url + n - (sizeof suffix - 1), suffix) == 0;
+}
+
 static enum MHD_Result
 route (struct MHD_Connection *c, const char *url, const char *method, struct req *r, int *status,
        char *verdict, size_t vlen)
@@ -175,6 +186,16 @@ route (struct MHD_Connection *c, const char *url, const char *method, struct req
     return reply_detail (c, *status = 401, "Unauthorized");
   if (r->too_big)
     return reply_detail (c, *status = 413, "request body larger than 64 MiB");
+  char where[320];
+  if (r->body && !is_archive_upload (url) && json_find_nul (r->body, r->len, where, sizeof where))
+    {
+      /* cJSON would cut the string there: "python\u0000" would run as
+       * python, code after the NUL would be dropped */
+      char msg[400];
+      snprintf (msg, sizeof msg, "request body: %s holds a NUL character (\\u0000), which no field "
+                "may hold", where);
+      return reply_detail (c, *status = 400, msg);
+    }
   if (strcmp (url, "/v1/ping") == 0 && get)
     return reply (c, *status = 200, "application/json", strdup ("\"pong\""));
   if (strcmp (url, "/health") == 0 && get)
