@@ -129,3 +129,44 @@ def test_personality_flags_that_weaken_the_address_space_fail(corral):
     assert lines[0] == "query 0"
     assert lines[1:5] == [f"{hex(v)} -1 1" for v in (0x400000, 0x40000, 0x100000, 0x400008)], lines
     assert lines[5:] == ["linux 0", "after 0"], lines
+
+
+def test_the_compiled_policy_cache_is_bounded_and_keeps_what_is_used(corral, shared_tmp):
+    # Every distinct policy text added a file, without end (389 files and
+    # 11 MB after a policy fuzz).
+    import json
+    import os
+    home = shared_tmp / "home"
+    home.mkdir()
+    cache = home / ".cache" / "corral" / "seccomp"
+    pols = []
+    for i in range(90):
+        p = shared_tmp / f"p{i}.json"
+        p.write_text(json.dumps({"comment": f"policy {i}", "defaultAction": "SCMP_ACT_ALLOW",
+                                 "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_KILL_PROCESS"}]}))
+        os.chmod(p, 0o644)
+        pols.append(p)
+    if corral.mode == "user":
+        os.chown(home, 65534, 65534)
+
+    def run(p):
+        r = json.loads(corral.cli("run", "--json", "--policy", str(p), "--", "/bin/true",
+                                  env={"HOME": str(home)}).stdout)
+        assert r["status"] == "OK", r
+
+    run(pols[0])
+    stale = cache / ".0123456789abcdef.bpf.1.tmp"
+    stale.write_bytes(b"x" * 100)
+    os.utime(stale, (1, 1))
+    for i in range(1, 90):
+        run(pols[i])
+        if i % 8 == 0:
+            run(pols[0])      # in use: kept
+    names = sorted(f.name for f in cache.iterdir())
+    assert len(names) == 64, names
+    assert all(n.endswith(".bpf") and not n.startswith(".") for n in names), names
+    texts = [f.read_bytes() for f in cache.iterdir()]
+    held = {i for i in range(90) if any(f'"policy {i}"'.encode() in t for t in texts)}
+    # the 64 used last: policy 0 and the newest 63
+    assert held == {0} | set(range(27, 90)), sorted(held)
+    assert sum(f.stat().st_size for f in cache.iterdir()) < 16 << 20

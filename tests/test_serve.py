@@ -379,6 +379,57 @@ def test_a_killed_servers_state_is_swept_by_the_next(corral):
     assert leftovers() == before
 
 
+def children(pid):
+    found = []
+    for p in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(p))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def test_a_sigkilled_servers_sandboxes_die_with_it(corral):
+    # The workers had no death signal: a running job's sandbox ran on to its
+    # own timeout (here 100 s) with nobody to answer, and its cgroups stayed
+    # until some later run.
+    before = leftovers()
+    s = Server(corral, "--max-concurrency", "2")
+    token = f"corral-orphan-{os.getpid()}"
+    threads = [threading.Thread(target=lambda: s.req("/run_code", {
+        "code": f"exec -a {token} sleep 300", "language": "bash", "run_timeout": 100}, timeout=120),
+        daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 30
+    while len(processes_matching(token.encode())) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(processes_matching(token.encode())) == 2
+    workers = children(s.p.pid)
+    assert len(workers) == 2, workers
+    s.p.kill()
+    s.p.wait(timeout=30)
+    t0 = time.time()
+
+    def alive():
+        return processes_matching(token.encode()) + [w for w in workers if os.path.exists(f"/proc/{w}")]
+    while alive() and time.time() - t0 < 10:
+        time.sleep(0.05)
+    gone = time.time() - t0
+    assert not alive()
+    assert gone < 2, gone
+    s2 = Server(corral, "--max-concurrency", "1")
+    # before its first run: the dead server's run cgroups are gone already
+    assert leftovers()[1] == before[1]
+    assert s2.stop() == 0
+    for t in threads:
+        t.join(timeout=10)
+    time.sleep(0.2)
+    assert leftovers() == before
+
+
 def test_a_port_in_use_leaves_nothing(corral):
     import socket
     before = leftovers()

@@ -129,6 +129,14 @@ corral_cgroup_reap_stale (const struct corral_host *h)
       reap_stale (bases[i]);
 }
 
+void
+corral_reap_stale (void)
+{
+  const struct corral_host *h = corral_host_get ();
+  if (h)
+    corral_cgroup_reap_stale (h);
+}
+
 int
 corral_cgroup_create (const struct corral_host *h, const struct corral_spec *spec,
                       struct corral_limit_report *lim, struct corral_cgroup **out,

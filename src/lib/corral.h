@@ -85,6 +85,11 @@ struct corral_host {
 
 /* Probes the host once per process; later calls return the cached value. */
 const struct corral_host *corral_host_get (void);
+/* Kills what is left in the run cgroups of corral processes that are
+ * gone (a supervisor killed with SIGKILL), and removes them.  Each
+ * process does this once, before its first run; a server calls it as it
+ * starts, for the runs of a server killed before it. */
+void corral_reap_stale (void);
 /* Fresh probe, for `corral doctor`. */
 int corral_host_probe (struct corral_host *h, struct corral_error *err);
 /* The user's cache base: $XDG_CACHE_HOME if absolute, else $HOME/.cache;

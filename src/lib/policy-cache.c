@@ -8,7 +8,13 @@
  * collision or stale entry can hand a run the wrong filter.  The directory
  * ($XDG_CACHE_HOME/corral/seccomp, else $HOME/.cache/corral/seccomp) and
  * the file must belong to us and be writable by nobody else, else the cache
- * is not used.  Writes go to a temporary file renamed into place. */
+ * is not used.  Writes go to a temporary file renamed into place.
+ *
+ * The cache is bounded: at most CACHE_ENTRIES files and CACHE_BYTES bytes
+ * (a policy fuzz or a script that writes a new policy per run would fill a
+ * disk otherwise).  A hit refreshes its file's mtime; a put past either
+ * bound removes the files used least recently, and temporary files a
+ * killed writer left. */
 #include "internal.h"
 #include "policy-cache.h"
 #include "cache.h"
@@ -20,9 +26,13 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define MAGIC "corral-bpf-2\n"
+#define CACHE_ENTRIES 64
+#define CACHE_BYTES (16u << 20)
 
 struct header {
   char magic[16];
@@ -118,10 +128,85 @@ corral_bpf_cache_get (const char *text, struct sock_fprog *notify, struct sock_f
       goto out;
     }
   ret = 0;
+  futimens (fd, NULL); /* used now: the last to be evicted */
 out:
   free (stored);
   close (fd);
   return ret;
+}
+
+struct entry {
+  char name[64];
+  struct timespec used;
+  off_t size;
+};
+
+static int
+older_first (const void *a, const void *b)
+{
+  const struct entry *x = a, *y = b;
+  if (x->used.tv_sec != y->used.tv_sec)
+    return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+  if (x->used.tv_nsec != y->used.tv_nsec)
+    return x->used.tv_nsec < y->used.tv_nsec ? -1 : 1;
+  return strcmp (x->name, y->name);
+}
+
+/* Removes the least recently used entries past the bounds, and temporary
+ * files older than a minute. */
+static void
+evict (int dfd)
+{
+  int fd = openat (dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+  if (d == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  struct entry *e = NULL;
+  size_t n = 0, cap = 0;
+  uint64_t total = 0;
+  time_t now = time (NULL);
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    {
+      size_t l = strlen (de->d_name);
+      struct stat st;
+      if (de->d_name[0] == '.' && l > 4 && strcmp (de->d_name + l - 4, ".tmp") == 0)
+        {
+          if (fstatat (dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime < now - 60)
+            unlinkat (dfd, de->d_name, 0);
+          continue;
+        }
+      if (l != 20 || strcmp (de->d_name + 16, ".bpf") != 0
+          || fstatat (dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG (st.st_mode))
+        continue;
+      if (n == cap)
+        {
+          size_t nc = cap ? cap * 2 : 128;
+          struct entry *ne = realloc (e, nc * sizeof *e);
+          if (ne == NULL)
+            break;
+          e = ne;
+          cap = nc;
+        }
+      snprintf (e[n].name, sizeof e[n].name, "%s", de->d_name);
+      e[n].used = st.st_mtim;
+      e[n].size = st.st_size;
+      total += (uint64_t) st.st_size;
+      n++;
+    }
+  closedir (d);
+  if (n > CACHE_ENTRIES || total > CACHE_BYTES)
+    {
+      qsort (e, n, sizeof *e, older_first);
+      for (size_t i = 0; i < n && (n - i > CACHE_ENTRIES || total > CACHE_BYTES); i++)
+        if (unlinkat (dfd, e[i].name, 0) == 0 || errno == ENOENT)
+          total -= (uint64_t) e[i].size;
+    }
+  free (e);
 }
 
 void
@@ -154,5 +239,7 @@ corral_bpf_cache_put (const char *text, const struct sock_fprog *notify,
   ok = close (fd) == 0 && ok;
   if (!ok || renameat (dfd, tmp, dfd, name) < 0)
     unlinkat (dfd, tmp, 0);
+  else
+    evict (dfd);
   close (dfd);
 }

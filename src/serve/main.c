@@ -624,6 +624,9 @@ main (int argc, char **argv)
    * and may move into a leaf and enable the controllers; the workers
    * inherit the leaf and create run cgroups beside it (host.c). */
   (void) corral_host_get ();
+  /* the runs of a server killed with SIGKILL died with its workers
+   * (PR_SET_PDEATHSIG): their cgroups go now, not at our first run */
+  corral_reap_stale ();
   if (queue_start (wargv, cfg.workers, cfg.queue) < 0)
     {
       fprintf (stderr, "corral: serve: cannot start the workers: %s\n", strerror (errno));

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -480,6 +482,15 @@ on_cancel (int sig)
 void
 serve_worker_main (int fd, const struct serve_root *root, const struct serve_limits *lim)
 {
+  /* A server killed with SIGKILL takes us along, and our sandbox with us
+   * (its init has the same death signal): a job must not run on to its
+   * own timeout with nobody to answer.  The server starts us from
+   * threads that live as long as it does.  If it died before the prctl,
+   * its end of the socket is closed already. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  struct pollfd alive = { .fd = fd, .events = POLLRDHUP };
+  if (poll (&alive, 1, 0) == 1 && (alive.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)))
+    _exit (0);
   signal (SIGPIPE, SIG_IGN);
   signal (SIGINT, SIG_IGN); /* the server decides */
   struct sigaction sa = { .sa_handler = on_term };
