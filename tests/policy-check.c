@@ -199,6 +199,20 @@ static const struct bad_case {
   { "both name and names",
     OK_HEAD "\"syscalls\":[{\"name\":\"getpid\",\"names\":[\"getppid\"],\"action\":\"SCMP_ACT_LOG\"}]}",
     "syscalls[0]: has both \"name\" and \"names\"" },
+  { "a kill rule on sendmsg, which passes the listener",
+    OK_HEAD "\"syscalls\":[{\"names\":[\"sendmsg\"],\"action\":\"SCMP_ACT_KILL_PROCESS\"}]}",
+    "it stops sendmsg, which corral itself calls" },
+  { "a notify-to-be kill on close of fd 5 only",
+    OK_HEAD "\"syscalls\":[{\"names\":[\"close\"],\"action\":\"SCMP_ACT_KILL\","
+    "\"args\":[{\"index\":0,\"value\":5,\"op\":\"SCMP_CMP_EQ\"}]}]}",
+    "it stops close (on fd 5)" },
+  { "a trap on execve",
+    OK_HEAD "\"syscalls\":[{\"names\":[\"execve\"],\"action\":\"SCMP_ACT_TRAP\"}]}",
+    "it stops execve, which" },
+  { "a kill-by-default allowlist without fcntl",
+    "{\"defaultAction\":\"SCMP_ACT_KILL_PROCESS\",\"syscalls\":[{\"names\":[\"read\",\"sendmsg\","
+    "\"close\",\"execve\",\"write\",\"exit_group\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+    "it stops fcntl" },
   { "NUL byte in the file", NULL, "contains a NUL byte" },
   { "a directory", NULL, "not a regular file" },
 };
@@ -294,7 +308,7 @@ test_good_profiles (const char *default_path)
 
   static const char allowlist[] =
     "{\"defaultAction\":\"SCMP_ACT_KILL_PROCESS\",\"syscalls\":[{\"names\":[\"read\",\"write\","
-    "\"exit_group\"],\"action\":\"SCMP_ACT_ALLOW\"}]}";
+    "\"exit_group\",\"fcntl\",\"sendmsg\",\"close\",\"execve\"],\"action\":\"SCMP_ACT_ALLOW\"}]}";
   d = NULL;
   r = corral_policy_compile_text ("allowlist", allowlist, "allowlist", &d, &err);
   report (r == 0 && d != NULL, "allow-list profile with a kill default compiles%s%s",

@@ -170,3 +170,31 @@ def test_the_compiled_policy_cache_is_bounded_and_keeps_what_is_used(corral, sha
     # the 64 used last: policy 0 and the newest 63
     assert held == {0} | set(range(27, 90)), sorted(held)
     assert sum(f.stat().st_size for f in cache.iterdir()) < 16 << 20
+
+
+def test_a_policy_that_stops_corrals_own_calls_is_refused_not_a_hang(corral, shared_tmp):
+    # These calls come after the filter is loaded and before the program
+    # runs, while the init waits in vfork: a kill there (a notification
+    # nobody could read yet) hung every run until --wall, then said TLE.
+    import json
+    import os
+    import time
+    for name in ("sendmsg", "close", "fcntl", "execve"):
+        p = shared_tmp / f"stop-{name}.json"
+        p.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": [name], "action": "SCMP_ACT_KILL_PROCESS"}]}))
+        os.chmod(p, 0o644)
+        t0 = time.time()
+        r = corral.cli("run", "--wall", "20", "--policy", str(p), "--", "/bin/true")
+        took = time.time() - t0
+        assert r.returncode == 125, (name, r.returncode, r.stdout, r.stderr)
+        assert f"it stops {name}, which corral itself calls" in r.stderr, r.stderr
+        assert took < 10, (name, took)
+    # a kill on close of an fd corral never uses is fine
+    p = shared_tmp / "close-1000.json"
+    p.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["close"], "action": "SCMP_ACT_KILL_PROCESS",
+         "args": [{"index": 0, "value": 1000, "op": "SCMP_CMP_EQ"}]}]}))
+    os.chmod(p, 0o644)
+    r = corral.run("/bin/sh", "-c", "exec 3</dev/null; exec 3<&-; echo ok", opts=("--policy", str(p)))
+    assert r["status"] == "OK" and r["stdout"] == "ok\n", r

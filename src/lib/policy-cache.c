@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define MAGIC "corral-bpf-2\n"
+#define MAGIC "corral-bpf-3\n" /* 3: only policies that pass check_own_calls */
 #define CACHE_ENTRIES 64
 #define CACHE_BYTES (16u << 20)
 

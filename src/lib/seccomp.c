@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "seccomp-profile.h"
 #include "policy-cache.h"
+#include "bpf-sim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #ifndef POLICYDIR
@@ -237,6 +239,78 @@ corral_policy_free (struct corral_policy *p)
   free (p);
 }
 
+/* The calls the sandbox's child makes under the filter before the program
+ * runs (sandbox.c, seccomp.c): the listener made close-on-exec and sent
+ * to the init, the sockets closed, the exec, and on its failure the report
+ * and the exit.  The init waits in vfork() until the exec: a call of these
+ * that the filter stops there (a notification nobody can read yet, a kill)
+ * hangs the run or ends it before the program starts, whatever the
+ * program is.  Such a policy is refused when it is loaded. */
+static const char *
+stops_own_calls (const struct sock_fprog *prog, int *fd_out)
+{
+  static const struct {
+    const char *name;
+    int nr, fd_arg;
+    uint64_t args[6];
+  } calls[] = {
+    { "fcntl", SYS_fcntl, 0, { 0, F_SETFD, FD_CLOEXEC, 0, 0, 0 } },
+    { "sendmsg", SYS_sendmsg, 0, { 0, 0x7ffc00001000, MSG_NOSIGNAL, 0, 0, 0 } },
+    { "close", SYS_close, 0, { 0, 0, 0, 0, 0, 0 } },
+    { "execve", SYS_execve, -1, { 0x7ffc00002000, 0x7ffc00003000, 0x7ffc00004000, 0, 0, 0 } },
+    { "write", SYS_write, 0, { 0, 0x7ffc00005000, 64, 0, 0, 0 } },
+    { "exit_group", SYS_exit_group, -1, { 126, 0, 0, 0, 0, 0 } },
+  };
+  for (size_t i = 0; i < sizeof calls / sizeof *calls; i++)
+    {
+    int first = -1, stopped = 0, tried = calls[i].fd_arg < 0 ? 1 : 64;
+    for (int fd = 0; fd < tried; fd++)
+      {
+        struct seccomp_data d = { .nr = calls[i].nr, .arch = seccomp_arch_native (),
+                                  .instruction_pointer = 0x7f0000001000 };
+        memcpy (d.args, calls[i].args, sizeof d.args);
+        if (calls[i].fd_arg >= 0)
+          d.args[calls[i].fd_arg] = (uint64_t) fd;
+        uint32_t act = corral_bpf_run (prog, &d) & SECCOMP_RET_ACTION_FULL;
+        if (act == SECCOMP_RET_KILL_PROCESS || act == SECCOMP_RET_KILL_THREAD
+            || act == SECCOMP_RET_TRAP || act == SECCOMP_RET_USER_NOTIF)
+          {
+            if (first < 0)
+              first = fd;
+            stopped++;
+          }
+      }
+    if (stopped)
+      {
+        /* the fd is worth naming only when the rule depends on it */
+        *fd_out = stopped < tried ? first : -1;
+        return calls[i].name;
+      }
+    }
+  return NULL;
+}
+
+static int
+check_own_calls (const struct corral_policy *p, const char *origin, struct corral_error *err)
+{
+  const struct sock_fprog *progs[] = { &p->kill, &p->notify };
+  for (size_t i = 0; i < 2; i++)
+    {
+      int fd;
+      const char *name = progs[i]->len ? stops_own_calls (progs[i], &fd) : NULL;
+      if (name == NULL)
+        continue;
+      char on[32] = "";
+      if (fd >= 0)
+        snprintf (on, sizeof on, " (on fd %d)", fd);
+      return corral_fail (err, 0, "policy %s: it stops %s%s, which corral itself calls under the "
+                          "filter before the program starts: fcntl, sendmsg, close, execve, write "
+                          "and exit_group must be allowed, or fail with an errno, else every run "
+                          "would hang or end before its program", origin, name, on);
+    }
+  return 0;
+}
+
 static int
 compile_profile (const char *name, const struct corral_sc_profile *prof, const char *origin,
                  struct corral_policy **out, struct corral_error *err)
@@ -258,6 +332,11 @@ compile_profile (const char *name, const struct corral_sc_profile *prof, const c
   struct corral_error ignored = { 0 };
   if (compile_variant (prof, true, origin, &p->notify, &ignored) < 0)
     p->notify = (struct sock_fprog) { 0 };
+  if (check_own_calls (p, origin, err) < 0)
+    {
+      corral_policy_free (p);
+      return -1;
+    }
   *out = p;
   return 0;
 }
