@@ -26,8 +26,13 @@ class Server:
     def __init__(self, corral, *args):
         self.p = subprocess.Popen(corral.argv(["serve", "--port", "0", *args]), env=corral.env(),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.p.stderr.readline()
-        m = re.search(r"listening on (http://[\d.]+:\d+)", line)
+        self.early = []  # warnings before the "listening on" line
+        while True:
+            line = self.p.stderr.readline()
+            m = re.search(r"listening on (http://[\d.]+:\d+)", line)
+            if m or not line.startswith("corral: serve: warning"):
+                break
+            self.early.append(line)
         assert m, line + self.p.stderr.read() if self.p.poll() is not None else line
         self.url = m.group(1)
         self.log = []

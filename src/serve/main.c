@@ -9,6 +9,7 @@
 #include "fsat.h"
 #include "json-nul.h"
 #include "image.h"
+#include "gate.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -25,7 +26,10 @@
 #include <time.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #define MAX_BODY (64u << 20)
@@ -37,7 +41,15 @@ static struct {
   size_t workers, queue;
   double grace, idle;
   time_t started;
-} cfg = { .host = "127.0.0.1", .port = 8080, .grace = 30, .idle = 1800 };
+  unsigned max_conn, max_per_ip;
+  double header_timeout, body_timeout;
+  uint64_t max_body_memory;
+} cfg = { .host = "127.0.0.1", .port = 8080, .grace = 30, .idle = 1800, .max_conn = 4096,
+          .header_timeout = 10, .body_timeout = 120, .max_body_memory = 512ull << 20 };
+
+/* the bytes of request bodies being received or held, against
+ * --max-body-memory */
+static atomic_uint_fast64_t body_memory;
 
 static double
 now_s (void)
@@ -53,14 +65,32 @@ struct req {
   char *body;
   size_t len, cap;
   bool too_big;
+  int refused; /* the status to answer, the body being thrown away */
+  const char *why;
+  uint64_t reserved; /* of body_memory */
   double t0;
 };
+
+/* Takes n more bytes of body_memory for r; false over the bound. */
+static bool
+reserve (struct req *r, uint64_t n)
+{
+  uint64_t cur = atomic_load (&body_memory);
+  do
+    if (cur + n > cfg.max_body_memory)
+      return false;
+  while (!atomic_compare_exchange_weak (&body_memory, &cur, cur + n));
+  r->reserved += n;
+  return true;
+}
 
 static enum MHD_Result
 reply (struct MHD_Connection *c, int status, const char *ctype, char *text)
 {
   struct MHD_Response *r = MHD_create_response_from_buffer (strlen (text), text, MHD_RESPMEM_MUST_FREE);
   MHD_add_response_header (r, "Content-Type", ctype);
+  /* every request passes the gate (gate.c): one per connection */
+  MHD_add_response_header (r, "Connection", "close");
   enum MHD_Result ret = MHD_queue_response (c, (unsigned) status, r);
   MHD_destroy_response (r);
   return ret;
@@ -246,12 +276,54 @@ on_request (void *cls, struct MHD_Connection *c, const char *url, const char *me
         return MHD_NO;
       r->t0 = now_s ();
       *con_cls = r;
-      /* a body announced too large is not kept: its bytes are read and
-       * dropped, and the answer is 413 */
+      /* decided before the body is read: a request without the key, and
+       * one whose body would take the server past --max-body-memory.  Its
+       * body is read and thrown away, not held, and then answered (had we
+       * answered now, libmicrohttpd would close the connection on a
+       * client still sending, who would see a reset, not the answer);
+       * a client that waits for 100 Continue is answered now.  The gate
+       * (gate.c) refused a Content-Length over MAX_BODY already. */
       const char *cl = MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Content-Length");
-      if (cl && strtoull (cl, NULL, 10) > MAX_BODY)
-        r->too_big = true;
+      uint64_t want = cl ? strtoull (cl, NULL, 10) : 0;
+      int st = 0;
+      const char *why = NULL;
+      if (!authorized (c))
+        st = 401, why = "Unauthorized";
+      else if (want > MAX_BODY)
+        st = 413, why = "request body larger than 64 MiB";
+      else if (want && !reserve (r, want + 1))
+        st = 503, why = "server busy: too many request bodies in flight (--max-body-memory): retry";
+      if (st)
+        {
+          r->refused = st;
+          r->why = why;
+          const char *ex = MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Expect");
+          bool body = want > 0 || MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Transfer-Encoding");
+          if (!body || (ex && strcasecmp (ex, "100-continue") == 0))
+            {
+              access_log (c, method, url, st, now_s () - r->t0, "-");
+              return reply_detail (c, st, why);
+            }
+        }
       return MHD_YES;
+    }
+  if (r->refused)
+    {
+      if (*upload_size > 0 && now_s () - r->t0 > cfg.body_timeout)
+        return MHD_NO;
+      if (*upload_size > 0)
+        {
+          *upload_size = 0;
+          return MHD_YES;
+        }
+      access_log (c, method, url, r->refused, now_s () - r->t0, "-");
+      return reply_detail (c, r->refused, r->why);
+    }
+  if (*upload_size > 0 && now_s () - r->t0 > cfg.body_timeout)
+    {
+      fprintf (stderr, "corral: serve: a request body took longer than --body-timeout %g s: "
+                       "connection closed\n", cfg.body_timeout);
+      return MHD_NO;
     }
   if (*upload_size > 0)
     {
@@ -262,6 +334,18 @@ on_request (void *cls, struct MHD_Connection *c, const char *url, const char *me
               size_t ncap = r->cap ? r->cap : 65536;
               while (ncap < r->len + *upload_size + 1)
                 ncap *= 2;
+              /* a body without a Content-Length (chunked) takes its
+               * memory as it grows */
+              if (ncap > r->reserved && !reserve (r, ncap - r->reserved))
+                {
+                  r->refused = 503;
+                  r->why = "server busy: too many request bodies in flight (--max-body-memory): retry";
+                  free (r->body);
+                  r->body = NULL;
+                  r->len = r->cap = 0;
+                  *upload_size = 0;
+                  return MHD_YES;
+                }
               char *nb = realloc (r->body, ncap);
               if (nb == NULL)
                 return MHD_NO;
@@ -303,6 +387,7 @@ on_done (void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTe
   struct req *r = *con_cls;
   if (r)
     {
+      atomic_fetch_sub (&body_memory, r->reserved);
       free (r->body);
       free (r);
     }
@@ -351,6 +436,8 @@ usage (FILE *f)
          "                    [--max-concurrency N] [--queue N] [--image NAME [--store DIR]]\n"
          "                    [--memory SIZE] [--pids N] [--policy NAME|PATH]\n"
          "                    [--work-size SIZE] [--shutdown-grace SEC] [--idle-timeout SEC]\n"
+         "                    [--max-connections N] [--max-connections-per-ip N]\n"
+         "                    [--header-timeout SEC] [--body-timeout SEC] [--max-body-memory SIZE]\n"
          "\n"
          "An HTTP server for SandboxFusion's POST /run_code (and GET /v1/ping), the\n"
          "ms-enclave server API (/sandbox/..., /pool/...) and corral's POST /v1/run\n"
@@ -369,12 +456,19 @@ usage (FILE *f)
          "  --work-size SIZE       as root, each worker's tmpfs for work dirs (default 1G)\n"
          "  --shutdown-grace SEC   on SIGTERM, wait this long for running jobs (default 30)\n"
          "  --idle-timeout SEC     delete ms-enclave sandboxes unused this long (default 1800;\n"
-         "                         0: never; pooled ones stay until deleted)\n",
+         "                         0: never; pooled ones stay until deleted)\n"
+         "  --max-connections N    open connections; more are answered 503 (default 4096,\n"
+         "                         at most the open-file limit less 256)\n"
+         "  --max-connections-per-ip N  per client address (default 0: no limit)\n"
+         "  --header-timeout SEC   for a request's whole head, else 408 (default 10)\n"
+         "  --body-timeout SEC     for a request's whole body, else closed (default 120)\n"
+         "  --max-body-memory SIZE request bodies held at once; more are 503 (default 512M)\n",
          f);
 }
 
 enum { OPT_HOST = 256, OPT_PORT, OPT_KEY, OPT_KEY_FILE, OPT_CONC, OPT_QUEUE, OPT_IMAGE, OPT_STORE,
-       OPT_MEMORY, OPT_PIDS, OPT_POLICY, OPT_WORKER_FD, OPT_WORK_SIZE, OPT_GRACE, OPT_IDLE };
+       OPT_MEMORY, OPT_PIDS, OPT_POLICY, OPT_WORKER_FD, OPT_WORK_SIZE, OPT_GRACE, OPT_IDLE,
+       OPT_MAX_CONN, OPT_MAX_PER_IP, OPT_HEADER_TIMEOUT, OPT_BODY_TIMEOUT, OPT_BODY_MEMORY };
 
 static const struct option options[] = {
   { "host", required_argument, NULL, OPT_HOST },
@@ -391,6 +485,11 @@ static const struct option options[] = {
   { "work-size", required_argument, NULL, OPT_WORK_SIZE },
   { "shutdown-grace", required_argument, NULL, OPT_GRACE },
   { "idle-timeout", required_argument, NULL, OPT_IDLE },
+  { "max-connections", required_argument, NULL, OPT_MAX_CONN },
+  { "max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
+  { "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+  { "body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT },
+  { "max-body-memory", required_argument, NULL, OPT_BODY_MEMORY },
   { "worker-fd", required_argument, NULL, OPT_WORKER_FD },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -511,6 +610,33 @@ main (int argc, char **argv)
               return fail_usage ("--idle-timeout: `%s` is not 0 to 31536000 seconds", optarg);
             break;
           }
+        case OPT_MAX_CONN:
+          if (!parse_count (optarg, 1000000, &v))
+            return fail_usage ("--max-connections: `%s` is not 1 to 1000000", optarg);
+          cfg.max_conn = (unsigned) v;
+          break;
+        case OPT_MAX_PER_IP:
+          if (strcmp (optarg, "0") == 0)
+            v = 0;
+          else if (!parse_count (optarg, 1000000, &v))
+            return fail_usage ("--max-connections-per-ip: `%s` is not 0 to 1000000", optarg);
+          cfg.max_per_ip = (unsigned) v;
+          break;
+        case OPT_HEADER_TIMEOUT: case OPT_BODY_TIMEOUT:
+          {
+            char *end;
+            double t = strtod (optarg, &end);
+            if (*end || end == optarg || !(t >= 0.1 && t <= 86400))
+              return fail_usage ("%s: `%s` is not 0.1 to 86400 seconds",
+                                 c == OPT_HEADER_TIMEOUT ? "--header-timeout" : "--body-timeout", optarg);
+            *(c == OPT_HEADER_TIMEOUT ? &cfg.header_timeout : &cfg.body_timeout) = t;
+            break;
+          }
+        case OPT_BODY_MEMORY:
+          if (corral_parse_size (optarg, &sz) < 0 || sz == CORRAL_NO_LIMIT || sz < (1u << 20))
+            return fail_usage ("--max-body-memory: bad size `%s` (at least 1M)", optarg);
+          cfg.max_body_memory = sz;
+          break;
         case OPT_WORKER_FD:
           worker_fd = atoi (optarg);
           break;
@@ -639,31 +765,63 @@ main (int argc, char **argv)
   if (!loopback && cfg.api_key[0] == '\0')
     fprintf (stderr, "corral: serve: warning: listening on %s without --api-key: anyone who can "
                      "reach it can run code here\n", cfg.host);
-  struct MHD_Daemon *d = MHD_start_daemon (
-      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-      (uint16_t) cfg.port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-      MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned) 4096,
-      /* idle time between a client's bytes; a request waiting for its
-       * job is not idle */
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 300, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1,
-      MHD_OPTION_END);
-  if (d == NULL)
+  /* as many connections as descriptors allow: the soft limit up to the
+   * hard one, 256 kept for the workers' pipes, the state and the logs */
+  struct rlimit nofile;
+  if (getrlimit (RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max)
     {
-      fprintf (stderr, "corral: serve: cannot listen on %s:%u (in use, or not allowed)\n", cfg.host, cfg.port);
+      nofile.rlim_cur = nofile.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &nofile);
+      getrlimit (RLIMIT_NOFILE, &nofile);
+    }
+  if (nofile.rlim_cur != RLIM_INFINITY && cfg.max_conn + 256 > nofile.rlim_cur)
+    {
+      unsigned fit = nofile.rlim_cur > 512 ? (unsigned) (nofile.rlim_cur - 256) : 256;
+      fprintf (stderr, "corral: serve: warning: --max-connections %u lowered to %u: the open-file "
+                       "limit is %llu (ulimit -n)\n", cfg.max_conn, fit, (unsigned long long) nofile.rlim_cur);
+      cfg.max_conn = fit;
+    }
+  int lfd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (lfd >= 0)
+    setsockopt (lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct MHD_Daemon *d = NULL;
+  if (lfd >= 0 && bind (lfd, (struct sockaddr *) &sa, sizeof sa) == 0 && listen (lfd, 4096) == 0)
+    d = MHD_start_daemon (
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC
+            | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET,
+        0, NULL, NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, gate_notify_connection, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, cfg.max_conn + 16,
+        /* idle time between a client's bytes (a request waiting for its
+         * job is not idle); --body-timeout bounds the whole body */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30, MHD_OPTION_END);
+  struct gate_config gc = { .max_connections = cfg.max_conn, .max_per_ip = cfg.max_per_ip,
+                            .header_timeout = cfg.header_timeout, .max_body = MAX_BODY };
+  if (d == NULL || gate_start (d, lfd, &gc) < 0)
+    {
+      fprintf (stderr, "corral: serve: cannot listen on %s:%u (%s)\n", cfg.host, cfg.port,
+               d ? strerror (errno) : "in use, or not allowed");
+      if (d)
+        MHD_stop_daemon (d);
+      if (lfd >= 0)
+        close (lfd);
       queue_stop (0);
       drop_state (state, state_tmpfs);
       return 125;
     }
-  const union MHD_DaemonInfo *di = MHD_get_daemon_info (d, MHD_DAEMON_INFO_BIND_PORT);
+  struct sockaddr_in bound;
+  socklen_t blen = sizeof bound;
+  unsigned port = getsockname (lfd, (struct sockaddr *) &bound, &blen) == 0 ? ntohs (bound.sin_port) : cfg.port;
   fprintf (stderr, "corral: serve: listening on http://%s:%u (%zu workers, queue %zu%s%s)\n", cfg.host,
-           di ? di->port : cfg.port, cfg.workers, cfg.queue, image_name ? ", image " : "",
+           port, cfg.workers, cfg.queue, image_name ? ", image " : "",
            image_name ? image_name : "");
 
   int sig = 0;
   sigwait (&stop, &sig);
   fprintf (stderr, "corral: serve: %s: no new connections; finishing running jobs (up to %g s)\n",
            sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg.grace);
-  MHD_quiesce_daemon (d);
+  gate_stop ();
   enclave_quiesce ();
   queue_stop (cfg.grace);
   MHD_stop_daemon (d);

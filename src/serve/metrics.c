@@ -2,6 +2,7 @@
  * status, runs by verdict, the queue, and a histogram of /run_code times. */
 #include "config.h"
 #include "server.h"
+#include "gate.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -97,6 +98,7 @@ metrics_text (void)
   fprintf (f, "corral_run_seconds_bucket{le=\"+Inf\"} %llu\n", hist_count);
   fprintf (f, "corral_run_seconds_sum %.6f\ncorral_run_seconds_count %llu\n", hist_sum, hist_count);
   pthread_mutex_unlock (&mu);
+  gate_metrics (f);
   fclose (f);
   return buf;
 }
