@@ -86,6 +86,40 @@ kill_leftovers (int dir, const char *name)
  * sandbox may still be dying (the death signal is on its way, a process
  * is being released): what is left there is killed, and the removal
  * waits up to a second for the last tasks to go. */
+/* Whether the corral that made corral-PID-N still runs.  A zombie runs
+ * nothing (a killed server's workers may wait a while for the host's pid 1
+ * to reap them), unless it is a leader whose other threads live on. */
+static bool
+owner_running (int pid)
+{
+  if (kill (pid, 0) < 0 && errno == ESRCH)
+    return false;
+  char path[64], buf[256];
+  snprintf (path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno != ENOENT;
+  ssize_t n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return true;
+  buf[n] = '\0';
+  const char *paren = strrchr (buf, ')');
+  if (paren == NULL || paren[1] != ' ' || paren[2] != 'Z')
+    return true;
+  snprintf (path, sizeof path, "/proc/%d/task", pid);
+  DIR *d = opendir (path);
+  if (d == NULL)
+    return false;
+  int tasks = 0;
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    if (de->d_name[0] != '.')
+      tasks++;
+  closedir (d);
+  return tasks > 1;
+}
+
 static void
 reap_stale (const char *base)
 {
@@ -101,7 +135,7 @@ reap_stale (const char *base)
       if (sscanf (de->d_name, "corral-%d-%u%c", &pid, &n, &tail) != 2 || pid <= 0
           || pid == (int) getpid ())
         continue;
-      if (kill (pid, 0) == 0 || errno != ESRCH)
+      if (owner_running (pid))
         continue;
       if (unlinkat (dirfd (d), de->d_name, AT_REMOVEDIR) == 0 || errno != EBUSY)
         continue;
