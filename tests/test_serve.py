@@ -786,6 +786,50 @@ def test_run_remote_refuses_what_a_server_decides(corral, server):
     assert st == 422 and "argv" in text
 
 
+def test_run_remote_refuses_a_servers_result_with_impossible_numbers(corral):
+    # --remote trusts no server: a count out of range was cast from a double
+    # (undefined behaviour; the fuzzer of corral_result_from_json found it)
+    # and came out as some number in the verdict
+    import http.server
+    answer = {}
+
+    class Fake(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps(answer["v"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fake)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}"
+    good = {"status": "OK", "exit_code": 0, "wall_ms": 7, "cpu_ms": 2, "memory_peak_bytes": 4096,
+            "stdout": "hi\n", "stderr": "", "reason": "exited with code 0",
+            "limits": {"memory": {"value": 1 << 30, "backend": "cgroup-v2"}}}
+    try:
+        answer["v"] = good
+        p = corral.cli("run", "--remote", url, "--json", "--", "/bin/true")
+        assert p.returncode == 0, p.stderr
+        r = json.loads(p.stdout)
+        assert (r["wall_ms"], r["memory_peak_bytes"], r["limits"]["memory"]["value"]) == (7, 4096, 1 << 30)
+        for field, value, named in (("wall_ms", 1e300, '"wall_ms"'), ("cpu_ms", -1, '"cpu_ms"'),
+                                    ("memory_peak_bytes", 2.0 ** 64, '"memory_peak_bytes"'),
+                                    ("exit_code", 1e10, '"exit_code"'), ("signal", "9", '"signal"'),
+                                    ("limits", {"memory": {"value": -5}}, "limits.memory.value")):
+            answer["v"] = dict(good, **{field: value})
+            p = corral.cli("run", "--remote", url, "--json", "--", "/bin/true")
+            assert p.returncode == 125 and named in p.stderr, (field, p.returncode, p.stdout, p.stderr)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def test_eval_remote_on_two_servers_one_of_them_down(corral, server, shared_tmp):
     from conftest import TESTS_DATA
     he = os.path.join(TESTS_DATA, "humaneval")

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,33 @@ dup_text (const cJSON *o, const char *k, size_t *len)
   return strdup (v ? v : "");
 }
 
+/* A count of k: absent or null leaves *out; a number in [0, 2^64) is
+ * taken (whole part); anything else is -1 (a cast would be undefined). */
+static int
+get_count (const cJSON *o, const char *k, uint64_t *out)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, k);
+  if (v == NULL || cJSON_IsNull (v))
+    return 0;
+  if (!cJSON_IsNumber (v) || !(v->valuedouble >= 0 && v->valuedouble < 18446744073709551616.0))
+    return -1;
+  *out = (uint64_t) v->valuedouble;
+  return 0;
+}
+
+/* An int of k (an exit code, a signal): absent or null leaves *out. */
+static int
+get_int (const cJSON *o, const char *k, int *out)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, k);
+  if (v == NULL || cJSON_IsNull (v))
+    return 0;
+  if (!cJSON_IsNumber (v) || !(v->valuedouble >= INT_MIN && v->valuedouble <= INT_MAX))
+    return -1;
+  *out = (int) v->valuedouble;
+  return 0;
+}
+
 int
 corral_result_from_json (const char *text, struct corral_result *r, struct corral_error *err)
 {
@@ -112,17 +140,18 @@ corral_result_from_json (const char *text, struct corral_result *r, struct corra
       return corral_fail (err, 0, "not a corral result");
     }
   r->status = (enum corral_status) st;
-  const cJSON *v;
-  if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (o, "exit_code")))
-    r->exit_code = v->valueint;
-  if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (o, "signal")))
-    r->signal = v->valueint;
-  if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (o, "wall_ms")))
-    r->wall_ms = (uint64_t) v->valuedouble;
-  if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (o, "cpu_ms")))
-    r->cpu_ms = (uint64_t) v->valuedouble;
-  if (cJSON_IsNumber (v = cJSON_GetObjectItemCaseSensitive (o, "memory_peak_bytes")))
-    r->memory_peak_bytes = (uint64_t) v->valuedouble;
+  const char *bad = get_int (o, "exit_code", &r->exit_code) < 0  ? "exit_code"
+                    : get_int (o, "signal", &r->signal) < 0        ? "signal"
+                    : get_count (o, "wall_ms", &r->wall_ms) < 0    ? "wall_ms"
+                    : get_count (o, "cpu_ms", &r->cpu_ms) < 0      ? "cpu_ms"
+                    : get_count (o, "memory_peak_bytes", &r->memory_peak_bytes) < 0 ? "memory_peak_bytes"
+                                                                   : NULL;
+  if (bad)
+    {
+      cJSON_Delete (o);
+      return corral_fail (err, 0, "a corral result whose \"%s\" is not %s", bad,
+                          bad[0] == 'e' || bad[0] == 's' ? "an int" : "a count (0 to 2^64-1)");
+    }
   const char *src = cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (o, "memory_peak_source"));
   int b = src && strcmp (src, "ru_maxrss") == 0 ? CORRAL_BE_RLIMIT
                                                 : find_name (src, backend_namer, CORRAL_BE_TMPFS + 1);
@@ -142,8 +171,15 @@ corral_result_from_json (const char *text, struct corral_result *r, struct corra
   for (int i = 0; i < CORRAL_LIM_COUNT; i++)
     {
       const cJSON *l = cJSON_GetObjectItemCaseSensitive (limits, corral_limit_name ((enum corral_limit_id) i));
-      const cJSON *val = cJSON_GetObjectItemCaseSensitive (l, "value");
-      r->limits[i].value = cJSON_IsNumber (val) ? (uint64_t) val->valuedouble : CORRAL_NO_LIMIT;
+      r->limits[i].value = CORRAL_NO_LIMIT;
+      if (get_count (l, "value", &r->limits[i].value) < 0)
+        {
+          const char *name = corral_limit_name ((enum corral_limit_id) i);
+          cJSON_Delete (o);
+          corral_result_free (r);
+          return corral_fail (err, 0, "a corral result whose limits.%s.value is not a count (0 to 2^64-1)",
+                              name);
+        }
       int be = find_name (cJSON_GetStringValue (cJSON_GetObjectItemCaseSensitive (l, "backend")),
                           backend_namer, CORRAL_BE_TMPFS + 1);
       r->limits[i].backend = be < 0 ? CORRAL_BE_NONE : (enum corral_backend) be;

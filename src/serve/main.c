@@ -374,6 +374,14 @@ on_request (void *cls, struct MHD_Connection *c, const char *url, const char *me
   queue_watch (ci ? ci->connect_fd : -1);
   enum MHD_Result ret = route (c, url, method, r, &status, verdict, sizeof verdict);
   queue_watch (-1);
+  /* the body is done with: given back before the answer goes out, so a
+   * client that sends its next request on reading this one finds it free
+   * (on_done runs after the answer is sent) */
+  atomic_fetch_sub (&body_memory, r->reserved);
+  r->reserved = 0;
+  free (r->body);
+  r->body = NULL;
+  r->len = r->cap = 0;
   access_log (c, method, url, status, now_s () - r->t0, verdict);
   return ret;
 }
