@@ -51,6 +51,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     {
       cJSON_Delete (h.samples[i].row);
       free (h.samples[i].result);
+      free (h.samples[i].code);
+      free (h.samples[i].code_token);
     }
   free (h.samples);
   return 0;

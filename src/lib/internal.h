@@ -35,6 +35,11 @@ ssize_t corral_read_all (int fd, void *buf, size_t len);
 int corral_send_fd (int sock, int fd);
 int corral_recv_fd (int sock);
 
+/* ---- owner.c -------------------------------------------------------------- */
+/* Leases one of them until *fd (O_CLOEXEC, a flock) is closed by every
+ * process that has it. */
+int corral_owner_lease (uid_t *uid, int *fd, struct corral_error *err);
+
 /* ---- host.c --------------------------------------------------------------- */
 /* Why a user namespace cannot be created here, with the remedy. */
 const char *corral_host_userns_problem (void);
@@ -162,7 +167,9 @@ struct corral_sandbox_ctx {
   char *const *env;
   uid_t uid;
   gid_t gid;
-  bool userns;
+  bool userns;           /* a user namespace mapping uid and gid only (rootless, --userns) */
+  bool idmap_userns;     /* root's: a user namespace mapping every id to itself, owned by
+                          * a leased uid (owner.c); inside, root's view of the host */
   int parent_fds[4];     /* the supervisor's pipe ends: closed first thing */
   int sync_rd;           /* parent sends 'm' when the id maps are written, 'p' when placed */
   struct corral_cgroup_join join;  /* v1 cgroups the init moves itself into */

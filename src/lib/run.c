@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -149,9 +150,17 @@ outer_ids (uid_t uid, gid_t gid, bool userns, uid_t *ou, gid_t *og)
 }
 
 static int
-write_id_maps (pid_t pid, uid_t uid, gid_t gid, struct corral_error *err)
+write_id_maps (pid_t pid, uid_t uid, gid_t gid, bool idmap, struct corral_error *err)
 {
   char map[64];
+  if (idmap)
+    {
+      /* root's namespace: every id is itself (only root may write this) */
+      const char *all = "0 0 4294967295\n";
+      if (write_proc_file (pid, "uid_map", all, err) < 0)
+        return -1;
+      return write_proc_file (pid, "gid_map", all, err);
+    }
   uid_t outer_uid;
   gid_t outer_gid;
   outer_ids (uid, gid, true, &outer_uid, &outer_gid);
@@ -163,6 +172,36 @@ write_id_maps (pid_t pid, uid_t uid, gid_t gid, struct corral_error *err)
     return -1;
   snprintf (map, sizeof map, "%u %u 1\n", (unsigned) gid, (unsigned) outer_gid);
   return write_proc_file (pid, "gid_map", map, err);
+}
+
+/* clone3 with the effective uid `owner` (not (uid_t) -1), which then owns
+ * the new user namespace (owner.c); the real and saved uids stay 0, so 0
+ * comes back, and the fs uid stays 0 for CLONE_INTO_CGROUP's write check.
+ * Only this thread changes (the raw syscalls, not glibc's broadcasting
+ * wrappers).  A change of euid clears the parent-death signal: ours is
+ * put back. */
+static long clone_sandbox (uint64_t flags, int cgfd, int *pidfd);
+
+static long
+clone_as_owner (uid_t owner, uint64_t flags, int cgfd, int *pidfd)
+{
+  if (owner == (uid_t) -1)
+    return clone_sandbox (flags, cgfd, pidfd);
+  int deathsig = 0;
+  prctl (PR_GET_PDEATHSIG, &deathsig, 0, 0, 0);
+  if (syscall (SYS_setresuid, -1, owner, -1) < 0)
+    return -1;
+  syscall (SYS_setfsuid, 0);
+  long p = clone_sandbox (flags, cgfd, pidfd);
+  if (p == 0)
+    return 0; /* the child: its init takes its identity in the namespace */
+  int e = errno;
+  if (syscall (SYS_setresuid, -1, 0, -1) < 0)
+    abort (); /* cannot happen: the saved uid is 0 */
+  if (deathsig)
+    prctl (PR_SET_PDEATHSIG, deathsig, 0, 0, 0);
+  errno = e;
+  return p;
 }
 
 static long
@@ -306,11 +345,11 @@ release_step (int fd, char what, struct corral_error *err)
  * sends us), after which it joins its v1 cgroups itself and runs the
  * program. */
 static int
-release_sandbox (int fd, pid_t pid, bool userns, uid_t uid, gid_t gid,
+release_sandbox (int fd, pid_t pid, bool userns, bool idmap, uid_t uid, gid_t gid,
                  enum corral_net_setup net_setup, bool net_lo, const struct corral_host *host,
                  struct corral_cgroup *cg, bool cloned_into, struct corral_error *err)
 {
-  if (userns && write_id_maps (pid, uid, gid, err) < 0)
+  if ((userns || idmap) && write_id_maps (pid, uid, gid, idmap, err) < 0)
     return -1;
   if (release_step (fd, 'm', err) < 0)
     return -1;
@@ -348,36 +387,37 @@ release_sandbox (int fd, pid_t pid, bool userns, uid_t uid, gid_t gid,
  * child's ends of the pipes are closed here. */
 static int
 start_cold (const struct corral_spec *spec, struct corral_sandbox_ctx *ctx,
-            const struct corral_host *host, struct corral_cgroup *cg, bool userns, uid_t uid,
-            gid_t gid, int *sync_p, int *rep_p, int *out_p, int *err_p, int *stdin_fd,
+            const struct corral_host *host, struct corral_cgroup *cg, bool userns, uid_t owner,
+            uid_t uid, gid_t gid, int *sync_p, int *rep_p, int *out_p, int *err_p, int *stdin_fd,
             pid_t *pid, int *pidfd, struct corral_error *err)
 {
   uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+  bool own_userns = userns || ctx->idmap_userns;
   /* The network namespace: see net.c. */
   if (spec->net == CORRAL_NET_HOST)
     ctx->net_setup = CORRAL_NETSET_NONE;
-  else if (!userns)
+  else if (!own_userns)
     ctx->net_setup = CORRAL_NETSET_RECV_NS;
   else
     {
       flags |= CLONE_NEWNET;
       ctx->net_setup = spec->net == CORRAL_NET_LOOPBACK ? CORRAL_NETSET_SEND_NL : CORRAL_NETSET_NONE;
     }
-  if (userns)
+  if (own_userns)
     flags |= CLONE_NEWUSER;
   int cgfd = host->clone_into_cgroup ? corral_cgroup_v2_fd (cg) : -1;
-  long p = clone_sandbox (flags, cgfd, pidfd);
+  long p = clone_as_owner (owner, flags, cgfd, pidfd);
   if (p < 0 && cgfd >= 0 && (errno == E2BIG || errno == EINVAL || errno == ENOSYS))
     {
       cgfd = -1; /* kernel without CLONE_INTO_CGROUP: attach by pid below */
-      p = clone_sandbox (flags, -1, pidfd);
+      p = clone_as_owner (owner, flags, -1, pidfd);
     }
   if (p == 0)
     corral_sandbox_init (ctx);
   if (p < 0)
     {
       int e = errno;
-      if (userns && (e == EPERM || e == ENOSPC || e == EACCES))
+      if (own_userns && (e == EPERM || e == ENOSPC || e == EACCES))
         return corral_fail (err, 0, "cannot create a user namespace: %s", corral_host_userns_problem ());
       return corral_fail (err, e, "clone3 sandbox");
     }
@@ -388,7 +428,7 @@ start_cold (const struct corral_spec *spec, struct corral_sandbox_ctx *ctx,
   int *mine[] = { &sync_p[0], &rep_p[1], &out_p[1], &err_p[1], stdin_fd };
   for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
     close (steal_fd (mine[i]));
-  if (release_sandbox (sync_p[1], *pid, userns, uid, gid, ctx->net_setup,
+  if (release_sandbox (sync_p[1], *pid, userns, ctx->idmap_userns, uid, gid, ctx->net_setup,
                        spec->net == CORRAL_NET_LOOPBACK, host, cg, cgfd >= 0, err) < 0)
     {
       kill_sandbox (cg, *pidfd);
@@ -492,9 +532,22 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   uint64_t probe_us;
   bool cg_cpu = cg && corral_cgroup_cpu_usage_us (cg, &probe_us) == 0;
 
+  /* Root's runs get a user namespace of their own, owned by a uid leased
+   * for the run (owner.c), mapping every id to itself: per-user kernel
+   * limits are then the run's own.  Not where the kernel cannot make one
+   * (or mount an image's overlay in one) and not with --no-userns: those
+   * share the counts of their uid. */
+  bool idmap = host->is_root && spec->userns == -1 && !spec->warm && host->userns
+               && (spec->n_lowers == 0 || host->overlay_userns);
+  uid_t owner = (uid_t) -1;
+  int owner_fd cleanup_fd = -1;
+  if (host->is_root && (userns || idmap) && !spec->warm
+      && corral_owner_lease (&owner, &owner_fd, err) < 0)
+    return -1;
+
   struct corral_sandbox_ctx ctx = {
     .spec = spec, .env = spec->env ? spec->env : corral_default_env, .uid = uid, .gid = gid,
-    .userns = userns, .etc_fd = -1,
+    .userns = userns, .idmap_userns = idmap, .etc_fd = -1,
     .rl_cpu_s = CORRAL_NO_LIMIT, .rl_as = CORRAL_NO_LIMIT, .rl_nproc = CORRAL_NO_LIMIT,
     .rl_fsize = spec->fsize, .rl_nofile = spec->nofile, .rl_stack = spec->stack,
   };
@@ -579,7 +632,7 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   uint64_t t0 = corral_now_us ();
   int started = spec->warm ? start_warm (spec, &ctx, cg, sync_p, rep_p, out_p, err_p, &stdin_fd,
                                          &chan, &pidfd, err)
-                           : start_cold (spec, &ctx, host, cg, userns, uid, gid, sync_p, rep_p,
+                           : start_cold (spec, &ctx, host, cg, userns, owner, uid, gid, sync_p, rep_p,
                                          out_p, err_p, &stdin_fd, &pid, &pidfd, err);
   if (started < 0)
     goto out;

@@ -239,6 +239,18 @@ corral_sandbox_init (const struct corral_sandbox_ctx *ctx)
       corral_fail (&err, errno, "take uid %u in the user namespace", (unsigned) ctx->uid);
       setup_failed (ctx, &err);
     }
+  /* Root's namespace (every id itself): we were cloned with the owner's
+   * euid (owner.c) and become its uid 0, root's view of the host with
+   * capabilities in our namespaces only. */
+  if (ctx->idmap_userns && (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0))
+    {
+      corral_fail (&err, errno, "take uid 0 in the user namespace");
+      setup_failed (ctx, &err);
+    }
+  /* A change of euid cleared the death signal: set it again (a supervisor
+   * gone meanwhile is seen as EOF on the sync socket below). */
+  if (ctx->userns || ctx->idmap_userns)
+    prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   const char *hn = spec->hostname ? spec->hostname : "corral";
   if (sethostname (hn, strlen (hn)) < 0)
     {
@@ -256,7 +268,8 @@ corral_sandbox_init (const struct corral_sandbox_ctx *ctx)
         }
       close (nl);
     }
-  if (corral_rootfs_setup (spec, ctx->uid, ctx->gid, ctx->userns, ctx->etc_fd, ctx->etc_path, &err) < 0)
+  if (corral_rootfs_setup (spec, ctx->uid, ctx->gid, ctx->userns || ctx->idmap_userns, ctx->etc_fd,
+                           ctx->etc_path, &err) < 0)
     setup_failed (ctx, &err);
   if (ctx->etc_fd >= 0)
     close (ctx->etc_fd);
