@@ -222,6 +222,10 @@ def test_sandboxed_code_cannot_read_the_servers_api_key(corral):
     ("/run_code", b'{"code": "print(1)"}\x00', "a NUL byte at offset 20"),
     ("/v1/run", b'{"argv": ["/bin/echo", "a\\u0000b"]}', "the value of `argv[1]`"),
     ("/sandbox/create", b'{"image": "x\\u0000"}', "the value of `image`"),
+    # cJSON reads a \u escape that is not 4 hex digits as a NUL too: this
+    # ran as python, past a check for "\u0000" alone (found by fuzz/json-token)
+    ("/run_code", b'{"code": "print(1)", "language": "python\\u0zzz"}', "the value of `language`"),
+    ("/run_code", b'{"code": "print(1)", "language": "python\\uG000"}', "the value of `language`"),
 ])
 def test_a_nul_in_a_json_string_is_refused_naming_the_field(server, path, body, field):
     # cJSON ends its strings at a NUL: "python\u0000" ran as python, a file
