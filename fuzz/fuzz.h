@@ -26,8 +26,8 @@ fuzz_cstr (const uint8_t *data, size_t size)
  * readers take both); 0, or -1 with errno. */
 int fuzz_write_file (const char *path, const uint8_t *data, size_t size, int gz);
 
-/* A private directory for the process, made once ("/tmp/corral-fuzz-...");
- * removed at exit. */
+/* A private directory for the process, made once (/dev/shm/corral-fuzz-...,
+ * else in /tmp); removed at exit. */
 const char *fuzz_tmpdir (void);
 
 #endif

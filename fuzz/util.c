@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -53,7 +54,10 @@ fuzz_tmpdir (void)
 {
   if (dir[0] == '\0')
     {
-      snprintf (dir, sizeof dir, "/tmp/corral-fuzz-%d.XXXXXX", (int) getpid ());
+      /* on tmpfs when there is one: the readers of files run ~4x faster */
+      struct stat st;
+      const char *base = stat ("/dev/shm", &st) == 0 && S_ISDIR (st.st_mode) ? "/dev/shm" : "/tmp";
+      snprintf (dir, sizeof dir, "%s/corral-fuzz-%d.XXXXXX", base, (int) getpid ());
       if (mkdtemp (dir) == NULL)
         abort ();
       atexit (remove_dir);

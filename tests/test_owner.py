@@ -12,6 +12,7 @@ import subprocess
 import time
 
 import pytest
+from conftest import host_snapshot
 
 FIRST, COUNT = 1879048192, 65536
 
@@ -99,7 +100,11 @@ def test_a_range_in_use_refuses_the_next_run_by_name(corral_root, shared_tmp):
         deadline = time.time() + 10
         while not (out / "ready").exists() and time.time() < deadline:
             time.sleep(0.05)
+        cgroups = host_snapshot()[2]  # the first run's
         p = corral_root.cli("run", "--", "/bin/true", env=env)
+        # refused before anything was made (its cgroups were left, and
+        # leaked under ASan)
+        assert host_snapshot()[2] == cgroups
         assert p.returncode == 125 and "CORRAL_OWNER_UIDS" in p.stderr and "in use" in p.stderr, p.stderr
     finally:
         a.kill()

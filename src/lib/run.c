@@ -526,12 +526,6 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   for (int i = 0; i < CORRAL_LIM_COUNT; i++)
     lim[i] = (struct corral_limit_report) { values[i], CORRAL_BE_NONE };
 
-  struct corral_cgroup *cg = NULL;
-  if (corral_cgroup_create (host, spec, lim, &cg, err) < 0)
-    return -1;
-  uint64_t probe_us;
-  bool cg_cpu = cg && corral_cgroup_cpu_usage_us (cg, &probe_us) == 0;
-
   /* Root's runs get a user namespace of their own, owned by a uid leased
    * for the run (owner.c), mapping every id to itself: per-user kernel
    * limits are then the run's own.  Not where the kernel cannot make one
@@ -544,6 +538,12 @@ corral_run (const struct corral_spec *spec, struct corral_result *res, struct co
   if (host->is_root && (userns || idmap) && !spec->warm
       && corral_owner_lease (&owner, &owner_fd, err) < 0)
     return -1;
+
+  struct corral_cgroup *cg = NULL;
+  if (corral_cgroup_create (host, spec, lim, &cg, err) < 0)
+    return -1;
+  uint64_t probe_us;
+  bool cg_cpu = cg && corral_cgroup_cpu_usage_us (cg, &probe_us) == 0;
 
   struct corral_sandbox_ctx ctx = {
     .spec = spec, .env = spec->env ? spec->env : corral_default_env, .uid = uid, .gid = gid,
