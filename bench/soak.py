@@ -26,10 +26,10 @@ MARK = f"corral-soak-{os.getpid()}"
 PY = "/usr/bin/python3"
 
 CASES = [
-    ("OK", [], ["/bin/sh", "-c", f"exec -a {MARK} /bin/true"]),
+    ("OK", [], ["/bin/bash", "-c", f"exec -a {MARK} /bin/true"]),
     ("RE", [], ["/bin/sh", "-c", "exit 3"]),
     ("SIG", [], [PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]),
-    ("TLE", ["--wall", "1"], ["/bin/sh", "-c", f"exec -a {MARK} /bin/sh -c 'while :; do :; done'"]),
+    ("TLE", ["--wall", "1"], ["/bin/bash", "-c", f"exec -a {MARK} /bin/sh -c 'while :; do :; done'"]),
     ("MLE", ["--memory", "64M"], [PY, "-c", "b = []\nwhile True: b.append(bytearray(1 << 20))"]),
     ("SYS", [], [PY, "-c", "import ctypes; ctypes.CDLL(None).ptrace(0, 0, 0, 0)"]),
     (None, ["--pids", "32", "--wall", "3"], [PY, "-c", "import os\nwhile True:\n    try: os.fork()\n"
