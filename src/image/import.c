@@ -666,9 +666,12 @@ plan_docker_save (struct source *s, struct plan *p, struct corral_error *err)
   const char *named = strncmp (clean_name (cfg), "blobs/sha256/", 13) == 0 ? clean_name (cfg) + 13 : NULL;
   if (named && strcmp (named, p->id_hex) != 0)
     {
+      /* cfg lives in m: the message first (fuzz/image-import found the
+       * use after free) */
+      corral_fail (err, 0, "%s: the config %s has digest sha256:%s: a corrupted or altered "
+                   "blob", s->path, cfg, p->id_hex);
       cJSON_Delete (m);
-      return corral_fail (err, 0, "%s: the config %s has digest sha256:%s: a corrupted or altered "
-                          "blob", s->path, cfg, p->id_hex);
+      return -1;
     }
   const cJSON *l;
   int ret = 0;
