@@ -39,21 +39,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct corral_error err = { 0 };
   if (load_problems (&h, &err) == 0 && load_samples (&h, &err) == 0)
     load_previous (&h, r_path);
-  for (size_t i = 0; i < h.n_problems; i++)
-    {
-      free (h.problems[i].task_id);
-      free (h.problems[i].prompt);
-      free (h.problems[i].test);
-      free (h.problems[i].entry_point);
-    }
-  free (h.problems);
-  for (size_t i = 0; i < h.n_samples; i++)
-    {
-      cJSON_Delete (h.samples[i].row);
-      free (h.samples[i].result);
-      free (h.samples[i].code);
-      free (h.samples[i].code_token);
-    }
-  free (h.samples);
+  he_free (&h);
   return 0;
 }

@@ -26,24 +26,6 @@ static const char samples[] = "[{\"question_id\": \"q1\", \"code_list\": [\"prin
 static const char previous[] = "[{\"question_id\": \"q1\", \"code_list\": [\"print(1)\"], \"graded_list\": [true],"
                                " \"metadata\": [{\"graded\": true}]}]";
 
-static void
-free_lcb (struct lcb *c)
-{
-  for (size_t i = 0; i < c->n_q; i++)
-    {
-      cJSON_Delete (c->q[i].row);
-      free (c->q[i].fn_name);
-      free (c->q[i].tests);
-    }
-  free (c->q);
-  for (size_t i = 0; i < c->n_s; i++)
-    cJSON_Delete (c->s[i].row);
-  free (c->s);
-  for (size_t i = 0; i < c->n_g; i++)
-    free (c->g[i].record);
-  free (c->g);
-}
-
 /* a problem row whose private tests are base64(zlib(data)) */
 static void
 encoded_tests (const uint8_t *data, size_t size)
@@ -101,6 +83,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct lcb c = { .o = &o };
   if (load_problems (&c, &err) == 0 && load_samples (&c, &err) == 0)
     load_previous (&c, paths[2]);
-  free_lcb (&c);
+  lcb_free (&c);
   return 0;
 }

@@ -106,13 +106,15 @@ def docker_save_legacy(path):
             t.addfile(ti, io.BytesIO(data))
 
 
-def docker_save(path, layers, image_config):
-    """A `docker save` tar of these layer tars with this config section."""
+def docker_save(path, layers, image_config, config_name=None):
+    """A `docker save` tar of these layer tars with this config section
+    (stored as config_name, by default its digest + ".json")."""
     cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": image_config,
                       "rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha(l) for l in layers]}}).encode()
-    files = {"manifest.json": json.dumps([{"Config": sha(cfg) + ".json", "RepoTags": ["t:1"],
+    config_name = config_name or sha(cfg) + ".json"
+    files = {"manifest.json": json.dumps([{"Config": config_name, "RepoTags": ["t:1"],
                                            "Layers": [f"l{i}/layer.tar" for i in range(len(layers))]}]).encode(),
-             sha(cfg) + ".json": cfg}
+             config_name: cfg}
     files.update({f"l{i}/layer.tar": l for i, l in enumerate(layers)})
     with tarfile.open(path, "w") as t:
         for name, data in files.items():

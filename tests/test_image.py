@@ -134,22 +134,9 @@ def test_a_corrupted_blob_is_refused_and_nothing_is_imported(corral, store, shar
 def test_a_docker_save_config_named_by_a_wrong_digest_is_refused(corral, store, shared_tmp):
     # the message named the config after freeing the manifest that held its
     # name (a use after free: fuzz/image-import, under ASan)
-    layers = [ib.base_layer()]
-    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                      "rootfs": {"type": "layers", "diff_ids": ["sha256:" + ib.sha(layers[0])]}}).encode()
     wrong = "blobs/sha256/" + "0" * 64
-    files = {"manifest.json": json.dumps([{"Config": wrong, "RepoTags": ["t:1"],
-                                           "Layers": ["l0/layer.tar"]}]).encode(),
-             wrong: cfg, "l0/layer.tar": layers[0]}
-    path = shared_tmp / "wrong.tar"
-    with tarfile.open(path, "w") as t:
-        for name, data in files.items():
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            ti.mode = 0o644
-            t.addfile(ti, io.BytesIO(data))
-    os.chmod(path, 0o644)
-    p = image(corral, store, "import", str(path), "--name", "wrong")
+    path = ib.docker_save(str(shared_tmp / "wrong.tar"), [ib.base_layer()], {}, config_name=wrong)
+    p = image(corral, store, "import", path, "--name", "wrong")
     assert p.returncode == 125 and "corrupted or altered" in p.stderr and wrong in p.stderr, p.stderr
     assert json.loads(image(corral, store, "ls", "--json").stdout) == []
 

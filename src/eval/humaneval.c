@@ -525,6 +525,29 @@ summary (struct he *h, const char *path, bool interrupted)
   cJSON_Delete (o);
 }
 
+/* Everything the loaders and the runs allocated in h. */
+static void
+he_free (struct he *h)
+{
+  for (size_t i = 0; i < h->n_problems; i++)
+    {
+      free (h->problems[i].task_id);
+      free (h->problems[i].prompt);
+      free (h->problems[i].test);
+      free (h->problems[i].entry_point);
+    }
+  free (h->problems);
+  for (size_t i = 0; i < h->n_samples; i++)
+    {
+      cJSON_Delete (h->samples[i].row);
+      free (h->samples[i].result);
+      free (h->samples[i].code);
+      free (h->samples[i].code_token);
+    }
+  free (h->samples);
+  cJSON_Delete (h->statuses);
+}
+
 int
 eval_humaneval (const struct eval_opts *o, struct corral_error *err)
 {
@@ -563,23 +586,7 @@ eval_humaneval (const struct eval_opts *o, struct corral_error *err)
   summary (&h, out_path, r == 1);
   ret = r == 1 ? 2 : h.bad_rows ? 1 : 0;
 done:
-  for (size_t i = 0; i < h.n_problems; i++)
-    {
-      free (h.problems[i].task_id);
-      free (h.problems[i].prompt);
-      free (h.problems[i].test);
-      free (h.problems[i].entry_point);
-    }
-  free (h.problems);
-  for (size_t i = 0; i < h.n_samples; i++)
-    {
-      cJSON_Delete (h.samples[i].row);
-      free (h.samples[i].result);
-      free (h.samples[i].code);
-      free (h.samples[i].code_token);
-    }
-  free (h.samples);
-  cJSON_Delete (h.statuses);
+  he_free (&h);
   free (skip);
   free (out_path);
   return ret;

@@ -807,6 +807,25 @@ summary (struct lcb *c, const char *path, bool interrupted)
   cJSON_Delete (o);
 }
 
+/* Everything the loaders and the runs allocated in c. */
+static void
+lcb_free (struct lcb *c)
+{
+  for (size_t i = 0; i < c->n_q; i++)
+    {
+      cJSON_Delete (c->q[i].row);
+      free (c->q[i].fn_name);
+      free (c->q[i].tests);
+    }
+  free (c->q);
+  for (size_t i = 0; i < c->n_s; i++)
+    cJSON_Delete (c->s[i].row);
+  free (c->s);
+  for (size_t i = 0; i < c->n_g; i++)
+    free (c->g[i].record);
+  free (c->g);
+}
+
 int
 eval_livecodebench (const struct eval_opts *o, struct corral_error *err)
 {
@@ -845,19 +864,7 @@ eval_livecodebench (const struct eval_opts *o, struct corral_error *err)
   summary (&c, out_path, r == 1);
   ret = r == 1 ? 2 : c.bad_rows ? 1 : 0;
 done:
-  for (size_t i = 0; i < c.n_q; i++)
-    {
-      cJSON_Delete (c.q[i].row);
-      free (c.q[i].fn_name);
-      free (c.q[i].tests);
-    }
-  free (c.q);
-  for (size_t i = 0; i < c.n_s; i++)
-    cJSON_Delete (c.s[i].row);
-  free (c.s);
-  for (size_t i = 0; i < c.n_g; i++)
-    free (c.g[i].record);
-  free (c.g);
+  lcb_free (&c);
   free (out_path);
   return ret;
 }
